@@ -1,4 +1,4 @@
-/* Internal declarations shared by lib/pphdr.c and the lib/parts/*.c
+/* Internal declarations shared by lib/pphdr.c and the lib/parts/ fragments
  * fragments while they are developed separately. Everything here becomes
  * static when the fragments are merged into lib/pphdr.c. */
 #ifndef PP_INTERNAL_H
@@ -13,8 +13,8 @@
  * Parsing stops at the first byte that cannot continue the address.
  * Returns PP_OK when [p, *stop) is a complete address (*stop may be end,
  * or the first byte that is not part of it), PP_INCOMPLETE when it reached
- * end with a valid but unfinished prefix, -1 when the bytes can never form
- * a valid address (then *stop is unspecified). out is in network order. */
+ * end with a valid but unfinished prefix, PP_ERR_V1_ADDRESS when the bytes
+ * can never form a valid address (then *stop is unspecified). out is in network order. */
 int pp__ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
             const uint8_t **stop);
 int pp__ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
