@@ -185,6 +185,7 @@ typedef struct pp__progress {
     uint32_t pos;      /* v1: start of the current field; v2: next TLV */
     uint32_t total;    /* v2: whole header length once known */
     uint32_t crc_at;   /* v2: offset of the CRC32C value, 0 if none */
+    uint32_t tlv_at;   /* v2: offset of the first TLV */
     uint8_t stage;     /* which part of the header comes next */
     int8_t result;     /* sticky error once one was found, else 0 */
 } pp__progress;

@@ -988,35 +988,37 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
  * v2
  * ==================================================================== */
 
-/* Address block length for a valid family/transport byte, -1 if invalid. */
+/* Address block length for a valid family/transport byte (0x00, or family
+ * 1..3 with transport 1..2), -1 if invalid. */
 static int v2_block_len(uint8_t fam)
 {
-    switch (fam) {
-    case 0x00:
+    static const uint8_t block[4] = {0, 12, 36, 216};
+    unsigned af = (unsigned)fam >> 4, tr = fam & 0xFu;
+
+    if (fam == 0)
         return 0;
-    case 0x11:
-    case 0x12:
-        return 12;
-    case 0x21:
-    case 0x22:
-        return 36;
-    case 0x31:
-    case 0x32:
-        return 216;
-    default:
+    if (af - 1 > 2 || tr - 1 > 1)
         return -1;
-    }
+    return block[af];
+}
+
+/* The signature, compared with a fixed size when all of it is there (the
+ * compiler turns that into two loads), else as far as the bytes go. */
+static int v2_sig_prefix_ok(const uint8_t *buf, size_t len)
+{
+    if (len >= 12)
+        return memcmp(buf, v2_sig, 12) == 0;
+    return memcmp(buf, v2_sig, len) == 0;
 }
 
 /* The 16 fixed bytes, checked as they arrive. */
 static int v2_fixed(pp_header *hdr, const uint8_t *buf, size_t len)
 {
     pp__progress *st = &hdr->pp__p;
-    size_t n = len < 12 ? len : 12;
     uint32_t addr_len, block;
     int b;
 
-    if (memcmp(buf, v2_sig, n) != 0)
+    if (!v2_sig_prefix_ok(buf, len))
         return PP_ERR_NOT_PROXY;
     if (len < 12)
         return PP_INCOMPLETE;
@@ -1044,6 +1046,7 @@ static int v2_fixed(pp_header *hdr, const uint8_t *buf, size_t len)
     st->total = 16 + addr_len;
     /* A LOCAL block too short for its family is skipped unexamined. */
     st->pos = addr_len >= block ? 16 + block : st->total;
+    st->tlv_at = st->pos;
     st->stage = ST_V2_TLVS;
     return 0;
 }
@@ -1134,8 +1137,7 @@ static void v2_unix_addr(pp_addr *a, const uint8_t *field)
 static void v2_result(pp_header *hdr, const uint8_t *buf)
 {
     uint32_t total = hdr->pp__p.total;
-    uint32_t block = (uint32_t)v2_block_len(buf[13]);
-    uint32_t tlv_at = total - 16 >= block ? 16 + block : total;
+    uint32_t tlv_at = hdr->pp__p.tlv_at;
 
     hdr->version = 2;
     hdr->command = buf[12] & 0xF;
