@@ -577,19 +577,23 @@ static int ip4_octet(const uint8_t **pp, const uint8_t *end, uint8_t *out)
 {
     const uint8_t *p = *pp;
     unsigned v, d;
-    int i;
 
     if (p == end)
         return PP_INCOMPLETE;
-    v = dec_digit(*p++);
+    v = dec_digit(*p);
     if (v > 9)
         return PP_ERR_V1_ADDRESS;
-    for (i = 0; v != 0 && i < 2 && p != end && (d = dec_digit(*p)) <= 9; i++) {
+    p++;
+    if (v != 0 && p != end && (d = dec_digit(*p)) <= 9) {
         v = v * 10 + d;
         p++;
+        if (p != end && (d = dec_digit(*p)) <= 9) {
+            v = v * 10 + d;
+            p++;
+            if (v > 255)
+                return PP_ERR_V1_ADDRESS;
+        }
     }
-    if (v > 255)
-        return PP_ERR_V1_ADDRESS;
     *out = (uint8_t)v;
     *pp = p;
     return PP_OK;
@@ -742,21 +746,19 @@ static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
 static int v1_port(const uint8_t *p, const uint8_t *end, uint16_t *out,
                    const uint8_t **stop)
 {
-    unsigned v, d;
+    unsigned v, d, n;
 
     if (p == end)
         return PP_INCOMPLETE;
     v = dec_digit(*p++);
     if (v > 9)
         return PP_ERR_V1_PORT;
-    if (v != 0) {
-        while (p != end && (d = dec_digit(*p)) <= 9) {
-            v = v * 10 + d;
-            if (v > 65535)
-                return PP_ERR_V1_PORT;
-            p++;
-        }
+    for (n = 1; v != 0 && n < 5 && p != end && (d = dec_digit(*p)) <= 9; n++) {
+        v = v * 10 + d;
+        p++;
     }
+    if (v > 65535)
+        return PP_ERR_V1_PORT;
     *out = (uint16_t)v;
     *stop = p;
     return PP_OK;
@@ -775,6 +777,11 @@ static int v1_family(const uint8_t *p, const uint8_t *end, uint8_t *family,
     size_t avail = (size_t)(end - p);
     int i, prefix = 0;
 
+    if (avail >= 4 && memcmp(p, "TCP", 3) == 0 && (p[3] == '4' || p[3] == '6')) {
+        *family = p[3] == '4' ? PP_AF_INET : PP_AF_INET6;
+        *stop = p + 4;
+        return PP_OK;
+    }
     for (i = 0; i < 3; i++) {
         size_t n = avail < tokens[i].len ? avail : tokens[i].len;
         if (memcmp(p, tokens[i].text, n) != 0)
@@ -969,8 +976,10 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
 {
     size_t n = len < 5 ? len : 5;
 
-    if (memcmp(buf, "PROXY", n) != 0)
-        return PP_ERR_NOT_PROXY;
+    if (len < 6 || memcmp(buf, "PROXY ", 6) != 0) {
+        if (memcmp(buf, "PROXY", n) != 0)
+            return PP_ERR_NOT_PROXY;
+    }
     if (len < 5)
         return PP_INCOMPLETE;
     if (hdr->flags & PP_F_NO_V1)
