@@ -319,10 +319,11 @@ typedef struct pp_ssl_info {
 /* 1 and *out filled when an SSL TLV is present, else 0. */
 PP_API int pp_ssl(const pp_header *hdr, pp_ssl_info *out);
 
-/* AWS (0xEA, subtype 0x01): the VPC endpoint id, ASCII, no NUL. 1 or 0. */
+/* AWS (0xEA, subtype 0x01): the VPC endpoint id, ASCII, no NUL. 1 or 0
+ * (absent, another subtype, or empty). */
 PP_API int pp_aws_vpce_id(const pp_header *hdr, pp_bytes *out);
 /* Azure (0xEE, subtype 0x01): the private endpoint LINKID (uint32 sent
- * little-endian). 1 or 0 (absent, or not 5 bytes). */
+ * little-endian). 1 or 0 (absent, another subtype, or not 5 bytes). */
 PP_API int pp_azure_linkid(const pp_header *hdr, uint32_t *out);
 /* GCP (0xE0): the PSC connection id (uint64 big-endian, exactly 8 bytes).
  * 1 or 0. */

@@ -1345,7 +1345,7 @@ int pp_netns(const pp_header *hdr, pp_bytes *out)
     return tlv_bytes(hdr, PP_TLV_NETNS, out);
 }
 
-/* Where each SSL sub-TLV goes in pp_ssl_info, indexed by type - 0x21. */
+/* Where each known SSL sub-TLV goes in pp_ssl_info; NULL for others. */
 static pp_bytes *ssl_field(pp_ssl_info *info, uint8_t type)
 {
     switch (type) {
