@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Parser benchmark (issue 6): median ns per header, instructions per header
+# (callgrind, stable on a noisy machine), ratios to a floor loop and to
+# go-proxyproto measured in the same run. Not part of the test suite.
+#   tests/bench/run.sh            gcc -O2, hardware CRC32C where the CPU has it
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for p in gcc valgrind golang-go golang-github-pires-go-proxyproto-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+        { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null; }
+done
+cc=${CC:-gcc}
+$cc -std=c99 -O2 -Iinclude -Ilib tests/bench/bench_parse.c lib/pphdr.c \
+    -o "$out/bench_parse"
+
+echo "== time (median of 31 rounds)"
+"$out/bench_parse"
+
+echo
+echo "== instructions per header (callgrind; pp_parse only, header zeroing subtracted)"
+valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$out/cg" \
+    "$out/bench_parse" --count >/dev/null 2>&1
+python3 - "$out" <<'PY'
+import glob, re, sys
+res = {}
+for f in glob.glob(sys.argv[1] + '/cg.*'):
+    t = open(f).read()
+    m = re.search(r'Client Request: (.*)', t)
+    s = re.search(r'^summary: (\d+)', t, re.M)
+    if m and s:
+        res[m.group(1)] = int(s.group(1))
+empty = res.pop('empty') / 1000
+rows = {}
+for k, v in res.items():
+    kind, name, iters = k.split('|')
+    rows.setdefault(name, {})[kind] = v / int(iters) - empty
+print(f"{'input':24} {'instr':>9} {'floor':>7} {'ratio':>6}")
+for name in sorted(rows):
+    r = rows[name]
+    fl = r.get('floor')
+    print(f"{name:24} {r['parse']:9.0f} {fl if fl else 0:7.0f} "
+          f"{r['parse'] / fl if fl else 0:6.1f}")
+PY
+
+echo
+echo "== go-proxyproto (same inputs, same machine, minutes apart)"
+"$out/bench_parse" --dump "$out"
+mkdir -p "$out/go"
+cp tests/bench/goproxyproto/bench_test.go "$out/go/"
+(cd "$out/go" && PP_BENCH_INPUTS="$out" GOPATH=/usr/share/gocode \
+    GO111MODULE=off GOFLAGS= GOCACHE="$out/gocache" \
+    go test -run '^$' -bench . -benchtime 200000x 2>&1 |
+    grep -E '^(Benchmark|\s+bench_test)' || true)
