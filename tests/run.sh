@@ -18,7 +18,7 @@ top=$(pwd)
 
 packages=(meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
           libcmocka-dev valgrind python3 curl openssl haproxy nginx
-          libnginx-mod-stream)
+          libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev)
 install_missing() {
     local missing=() p
     for p in "${packages[@]}"; do
