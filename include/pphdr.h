@@ -424,6 +424,11 @@ PP_API int pp_trust_match_sockaddr(const pp_trust *t,
  * ---------------------------------------------------------------------- */
 
 /* One non-blocking step (never blocks, whatever the socket's mode).
+ * Only bytes proven to belong to the header are consumed: after an error,
+ * those consumed so far are in buf[0 .. *have), so a server that falls
+ * back to plain traffic on PP_ERR_NOT_PROXY can recover them. After a
+ * success, application bytes may already be queued: with edge-triggered
+ * polling, read before waiting again.
  * buf/cap is the header buffer (cap >= 16 + 65535 or hdr->max_len), and
  * *have the bytes of it filled so far (0 at first); keep all three and hdr
  * unchanged between steps. Returns the header length once the whole header
@@ -435,7 +440,10 @@ PP_API int pp_recv_step(int fd, pp_header *hdr, void *buf, size_t cap,
 
 /* Blocking form: loop over pp_recv_step with poll() until the header is
  * complete or timeout_ms milliseconds have passed (PP_ERR_TIMEOUT; a
- * negative timeout waits forever). Same results otherwise. */
+ * negative timeout waits forever). Same results otherwise. hdr is not
+ * zeroed here (its max_len and flags apply). When the header arrived in
+ * pieces, bytes consumed before an error are not returned: use
+ * pp_recv_step when a fallback needs them. */
 PP_API int pp_recv_header(int fd, pp_header *hdr, void *buf, size_t cap,
                           int timeout_ms);
 #endif
