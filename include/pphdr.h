@@ -253,9 +253,10 @@ PP_API int pp_parse(pp_header *hdr, const void *buf, size_t len);
  * 0 while unknown. */
 PP_API size_t pp_expected_len(const pp_header *hdr);
 
-/* 1 when the parsed header carries addresses the receiver should use (PROXY
- * command with INET, INET6 or UNIX), 0 otherwise (LOCAL, UNSPEC, v1
- * UNKNOWN: use the connection's own endpoints). */
+/* 1 when the header (parsed, or filled by pp_header_from_sockaddr) carries
+ * addresses the receiver should use (PROXY command with INET, INET6 or
+ * UNIX), 0 otherwise (LOCAL, UNSPEC, v1 UNKNOWN, or a parse not finished:
+ * use the connection's own endpoints). */
 PP_API int pp_has_addresses(const pp_header *hdr);
 
 /* ------------------------------------------------------------------------
@@ -354,9 +355,12 @@ typedef struct pp_v2_opts {
 } pp_v2_opts;
 
 /* Write a v2 header for hdr (command, family, transport, addresses) with
- * the TLVs that opts asks for. opts may be NULL. A LOCAL header carries no
- * address block. PP_ERR_ARG when the result cannot be encoded (over 65535
- * bytes of payload, or padding that cannot be reached). */
+ * the TLVs that opts asks for. opts may be NULL. A LOCAL header's address
+ * block is zero-filled (none for UNSPEC): some receivers reject a LOCAL
+ * length below the family's block. PP_ERR_ARG when the result cannot be
+ * encoded (over 65535 bytes of payload, a family/transport pair the spec
+ * does not list, TLVs the parser would reject such as a caller-supplied
+ * CRC32C, or padding that cannot be reached: a NOOP is at least 3 bytes). */
 PP_API int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
                        const pp_v2_opts *opts);
 
@@ -364,15 +368,17 @@ PP_API int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
 /* Fill hdr (after zeroing it) as a v2-style PROXY/STREAM header for a
  * connection from src to dst (as accept() and getsockname() return them).
  * IPv4-mapped IPv6 on both sides becomes INET; mixed INET/INET6 promotes
- * the INET side to IPv4-mapped IPv6. AF_UNIX is supported. PP_OK or
- * PP_ERR_ARG. */
+ * the INET side to IPv4-mapped IPv6. AF_UNIX is supported: path and
+ * unix_raw then point into *src / *dst, valid as long as they are (zero a
+ * sockaddr_un before accept(): an unnamed peer leaves sun_path unwritten).
+ * PP_OK or PP_ERR_ARG. */
 PP_API int pp_header_from_sockaddr(pp_header *hdr,
                                    const struct sockaddr *src,
                                    const struct sockaddr *dst);
 
 /* Fill *ss with the source (which = 0) or destination (which = 1) address
- * of a parsed header that pp_has_addresses(); *sslen gets its size. PP_OK
- * or PP_ERR_ARG. */
+ * of a header that pp_has_addresses(); *sslen gets its size (for UNIX, the
+ * whole struct sockaddr_un). PP_OK or PP_ERR_ARG. */
 PP_API int pp_get_sockaddr(const pp_header *hdr, int which,
                            struct sockaddr_storage *ss, socklen_t *sslen);
 #endif

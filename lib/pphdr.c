@@ -1260,7 +1260,8 @@ size_t pp_expected_len(const pp_header *hdr)
 
 int pp_has_addresses(const pp_header *hdr)
 {
-    return hdr->length != 0 && hdr->command == PP_CMD_PROXY &&
+    /* command is set last by the parser, so an unfinished parse says 0. */
+    return hdr->command == PP_CMD_PROXY &&
            (hdr->family == PP_AF_INET || hdr->family == PP_AF_INET6 ||
             hdr->family == PP_AF_UNIX);
 }
