@@ -7,7 +7,9 @@
 
 #include <string.h>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* Define PP_NO_HW_CRC32C to use the portable CRC32C path only. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \
+    !defined(PP_NO_HW_CRC32C)
 #define PP_HAVE_X86_CRC 1
 #include <nmmintrin.h>
 #endif
