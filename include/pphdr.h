@@ -243,7 +243,8 @@ PP_API void pp_header_init(pp_header *hdr);
  * progress so the total work stays linear in the header length, and the
  * result for any split is the same as for the whole input at once. Errors
  * are reported as soon as the bytes prove them. Once a call returned a
- * length or an error, later calls return the same value.
+ * length or an error, later calls return the same value (after a length,
+ * a later call with the whole header re-points the views into its buf).
  *
  * buf may be NULL when len is 0. hdr must not be NULL. */
 PP_API int pp_parse(pp_header *hdr, const void *buf, size_t len);
