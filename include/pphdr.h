@@ -405,10 +405,13 @@ typedef struct pp_trust {
 PP_API void pp_trust_init(pp_trust *t, pp_trust_entry *storage, size_t cap);
 
 /* Add "10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::1/128", "0.0.0.0/0"
- * (text of len bytes, no NUL needed). Host bits below the prefix are
+ * (text of len bytes, no NUL needed; the address syntax is the strict one
+ * of v1 headers; text with a ':' is IPv6). Host bits below the prefix are
  * masked; *host_bits (may be NULL) is set to 1 when there were some.
- * Returns PP_OK, PP_ERR_CIDR_SYNTAX, PP_ERR_CIDR_PREFIX or
- * PP_ERR_TABLE_FULL. Marks the table unbuilt. */
+ * Returns PP_OK, PP_ERR_CIDR_SYNTAX, PP_ERR_CIDR_PREFIX (a prefix over
+ * 32/128 or with leading zeros), PP_ERR_TABLE_FULL, or PP_ERR_ARG (NULL
+ * table). On error the table is unchanged. Marks the table unbuilt.
+ * IPv6 entries that cover ::ffff:0:0/96 (such as ::/0) match IPv4 peers. */
 PP_API int pp_trust_add(pp_trust *t, const char *text, size_t len,
                         int *host_bits);
 
@@ -417,7 +420,8 @@ PP_API int pp_trust_add(pp_trust *t, const char *text, size_t len,
 PP_API void pp_trust_build(pp_trust *t);
 
 /* 1 when the address is in the table. family is PP_AF_INET (4 bytes) or
- * PP_AF_INET6 (16 bytes; IPv4-mapped matches IPv4 entries). */
+ * PP_AF_INET6 (16 bytes; IPv4-mapped matches IPv4 entries): PP_AF_*, not
+ * the system's AF_* (AF_INET is 2, which is PP_AF_INET6 here). */
 PP_API int pp_trust_match(const pp_trust *t, int family, const uint8_t *addr);
 
 #ifndef PP_NO_SOCKETS

@@ -45,32 +45,29 @@
 #include <nmmintrin.h>
 #endif
 
-/* While lib/parts/ exist, the pp__ helpers are shared with them. */
-#include "pp_internal.h"
-#define PP_SHARED
 
 /* ======================================================================
  * Byte order
  * ==================================================================== */
 
-PP_SHARED uint16_t pp__be16(const uint8_t *p)
+static uint16_t load_be16(const uint8_t *p)
 {
     return (uint16_t)((unsigned)p[0] << 8 | p[1]);
 }
 
-PP_SHARED uint32_t pp__be32(const uint8_t *p)
+static uint32_t load_be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
            (uint32_t)p[2] << 8 | p[3];
 }
 
-PP_SHARED void pp__put_be16(uint8_t *p, uint16_t v)
+static void store_be16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
 }
 
-PP_SHARED void pp__put_be32(uint8_t *p, uint32_t v)
+static void store_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -632,8 +629,14 @@ static int ip4_octet(const uint8_t **pp, const uint8_t *end, uint8_t *out)
     return PP_OK;
 }
 
-PP_SHARED int pp__ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
-                      const uint8_t **stop)
+/* Strict address text parsers over [p, end), no NUL needed. Parsing stops
+ * at the first byte that cannot continue the address. PP_OK: [p, *stop) is
+ * a complete address (*stop may be end, where more could still follow);
+ * PP_INCOMPLETE: end reached inside a valid but unfinished prefix;
+ * PP_ERR_V1_ADDRESS: the bytes can never form a valid address. out is in
+ * network order. Used for v1 lines and for trust table text alike. */
+static int parse_ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
+                     const uint8_t **stop)
 {
     int i, r;
 
@@ -659,9 +662,9 @@ static void ip6_expand(const uint16_t *g, int n, int dc, uint8_t out[16])
 
     memset(out, 0, 16);
     for (i = 0; i < n - tail; i++)
-        pp__put_be16(out + 2 * i, g[i]);
+        store_be16(out + 2 * i, g[i]);
     for (i = 0; i < tail; i++)
-        pp__put_be16(out + 16 - 2 * tail + 2 * i, g[n - tail + i]);
+        store_be16(out + 16 - 2 * tail + 2 * i, g[n - tail + i]);
 }
 
 /* Groups still allowed: 8 in all, and "::" stands for at least one. */
@@ -670,8 +673,8 @@ static int ip6_room(int n, int dc)
     return (dc < 0 ? 8 : 7) - n;
 }
 
-PP_SHARED int pp__ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
-                      const uint8_t **stop)
+static int parse_ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
+                     const uint8_t **stop)
 {
     uint16_t g[8];
     int n = 0, dc = -1, after_dc = 0;
@@ -709,11 +712,11 @@ PP_SHARED int pp__ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
             int r;
             if (ip6_room(n, dc) < 2 || (dc < 0 && n != 6))
                 return PP_ERR_V1_ADDRESS;
-            r = pp__ip4(group, end, v4, &p);
+            r = parse_ip4(group, end, v4, &p);
             if (r != PP_OK)
                 return r;
-            g[n++] = pp__be16(v4);
-            g[n++] = pp__be16(v4 + 2);
+            g[n++] = load_be16(v4);
+            g[n++] = load_be16(v4 + 2);
             break;
         }
         if (ip6_room(n, dc) <= 0)
@@ -867,8 +870,8 @@ static int v1_address(const pp_header *hdr, const uint8_t *p,
     int r = v1_field_start(p, end);
     if (r != 0)
         return r;
-    r = hdr->family == PP_AF_INET ? pp__ip4(p, end, ip, stop)
-                                  : pp__ip6(p, end, ip, stop);
+    r = hdr->family == PP_AF_INET ? parse_ip4(p, end, ip, stop)
+                                  : parse_ip6(p, end, ip, stop);
     return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_ADDRESS);
 }
 
@@ -1080,7 +1083,7 @@ static int v2_fixed(pp_header *hdr, const uint8_t *buf, size_t len)
     if (len < 16)
         return PP_INCOMPLETE;
     block = (uint32_t)b;
-    addr_len = pp__be16(buf + 14);
+    addr_len = load_be16(buf + 14);
     if ((buf[12] & 0xF) == PP_CMD_PROXY && addr_len < block)
         return PP_ERR_V2_ADDR_LEN;
     if (hdr->max_len != 0 && 16 + (size_t)addr_len > hdr->max_len)
@@ -1101,7 +1104,7 @@ static int v2_ssl_tiles(const uint8_t *v, uint32_t len)
     while (pos < len) {
         if (len - pos < 3)
             return 0;
-        pos += 3 + (uint32_t)pp__be16(v + pos + 1);
+        pos += 3 + (uint32_t)load_be16(v + pos + 1);
     }
     return pos == len;
 }
@@ -1140,7 +1143,7 @@ static int v2_tlvs(pp__progress *st, const uint8_t *buf, size_t len)
             return PP_ERR_TLV_TRUNCATED;
         if (len < (size_t)pos + 3)
             break;
-        vlen = pp__be16(buf + pos + 1);
+        vlen = load_be16(buf + pos + 1);
         if (vlen > total - pos - 3)
             return PP_ERR_TLV_TRUNCATED;
         r = v2_tlv_header(st, buf[pos], vlen, pos);
@@ -1164,7 +1167,7 @@ static int v2_crc_ok(const uint8_t *buf, uint32_t total, uint32_t at)
     uint32_t crc = pp_crc32c(0, buf, at);
     crc = pp_crc32c(crc, zero, 4);
     crc = pp_crc32c(crc, buf + at + 4, total - at - 4);
-    return crc == pp__be32(buf + at);
+    return crc == load_be32(buf + at);
 }
 
 static void v2_unix_addr(pp_addr *a, const uint8_t *field)
@@ -1195,14 +1198,14 @@ static void v2_result(pp_header *hdr, const uint8_t *buf)
     case PP_AF_INET:
         memcpy(hdr->src.ip, buf + 16, 4);
         memcpy(hdr->dst.ip, buf + 20, 4);
-        hdr->src.port = pp__be16(buf + 24);
-        hdr->dst.port = pp__be16(buf + 26);
+        hdr->src.port = load_be16(buf + 24);
+        hdr->dst.port = load_be16(buf + 26);
         break;
     case PP_AF_INET6:
         memcpy(hdr->src.ip, buf + 16, 16);
         memcpy(hdr->dst.ip, buf + 32, 16);
-        hdr->src.port = pp__be16(buf + 48);
-        hdr->dst.port = pp__be16(buf + 50);
+        hdr->src.port = load_be16(buf + 48);
+        hdr->dst.port = load_be16(buf + 50);
         break;
     case PP_AF_UNIX:
         v2_unix_addr(&hdr->src, buf + 16);
@@ -1330,12 +1333,12 @@ int pp_tlv_next(pp_tlv_iter *it, pp_tlv *tlv)
     if (it->next == NULL || it->next >= it->end)
         return 0;
     left = (size_t)(it->end - it->next);
-    if (left < 3 || (size_t)pp__be16(it->next + 1) > left - 3) {
+    if (left < 3 || (size_t)load_be16(it->next + 1) > left - 3) {
         it->next = it->end;
         return 0;
     }
     tlv->type = it->next[0];
-    tlv->len = pp__be16(it->next + 1);
+    tlv->len = load_be16(it->next + 1);
     tlv->value = it->next + 3;
     it->next += 3 + (size_t)tlv->len;
     return 1;
@@ -1408,7 +1411,7 @@ int pp_ssl(const pp_header *hdr, pp_ssl_info *out)
     if (!pp_tlv_find(hdr, PP_TLV_SSL, &ssl) || ssl.len < 5)
         return 0;
     out->client = ssl.value[0];
-    out->verify = pp__be32(ssl.value + 1);
+    out->verify = load_be32(ssl.value + 1);
     pp_ssl_iter_init(&it, &ssl);
     while (pp_tlv_next(&it, &sub)) {
         pp_bytes *f = ssl_field(out, sub.type);
@@ -1454,7 +1457,7 @@ int pp_gcp_psc_id(const pp_header *hdr, uint64_t *out)
 
     if (!pp_tlv_find(hdr, PP_TLV_GCP, &t) || t.len != 8)
         return 0;
-    *out = (uint64_t)pp__be32(t.value) << 32 | pp__be32(t.value + 4);
+    *out = (uint64_t)load_be32(t.value) << 32 | load_be32(t.value + 4);
     return 1;
 }
 
@@ -1743,7 +1746,7 @@ static int wr_ssl_ok(const uint8_t *v, size_t len)
     while (at < len) {
         if (len - at < WR_TLV_HDR)
             return 0;
-        at += WR_TLV_HDR + pp__be16(v + at + 1);
+        at += WR_TLV_HDR + load_be16(v + at + 1);
         if (at > len)
             return 0;
     }
@@ -1777,7 +1780,7 @@ static int wr_relay_len(const pp_header *hdr, size_t *bytes)
     while (left > 0) {
         if (left < WR_TLV_HDR)
             return 0;
-        n = WR_TLV_HDR + pp__be16(p + 1);
+        n = WR_TLV_HDR + load_be16(p + 1);
         if (n > left)
             return 0;
         if (p[0] != PP_TLV_CRC32C && p[0] != PP_TLV_NOOP) {
@@ -1898,7 +1901,7 @@ static int wr_v2_plan_opts(const pp_header *hdr, const pp_v2_opts *opts,
 static uint8_t *wr_put_tlv_head(uint8_t *p, unsigned type, size_t len)
 {
     p[0] = (uint8_t)type;
-    pp__put_be16(p + 1, (uint16_t)len);
+    store_be16(p + 1, (uint16_t)len);
     return p + WR_TLV_HDR;
 }
 
@@ -1914,14 +1917,14 @@ static uint8_t *wr_put_addrs(uint8_t *p, const pp_header *hdr, size_t block)
     case PP_AF_INET:
         memcpy(p, s->ip, 4);
         memcpy(p + 4, d->ip, 4);
-        pp__put_be16(p + 8, s->port);
-        pp__put_be16(p + 10, d->port);
+        store_be16(p + 8, s->port);
+        store_be16(p + 10, d->port);
         return p + 12;
     case PP_AF_INET6:
         memcpy(p, s->ip, 16);
         memcpy(p + 16, d->ip, 16);
-        pp__put_be16(p + 32, s->port);
-        pp__put_be16(p + 34, d->port);
+        store_be16(p + 32, s->port);
+        store_be16(p + 34, d->port);
         return p + 36;
     case PP_AF_UNIX: {
         const pp_addr *a[2] = { s, d };
@@ -1950,7 +1953,7 @@ static uint8_t *wr_put_relay(uint8_t *p, const pp_header *hdr)
     const uint8_t *q = hdr->tlvs, *end = hdr->tlvs + hdr->tlvs_len;
 
     while (q < end) {
-        size_t n = WR_TLV_HDR + pp__be16(q + 1);
+        size_t n = WR_TLV_HDR + load_be16(q + 1);
         if (q[0] != PP_TLV_CRC32C && q[0] != PP_TLV_NOOP) {
             memcpy(p, q, n);
             p += n;
@@ -1970,7 +1973,7 @@ static void wr_v2_emit(uint8_t *o, const pp_header *hdr,
     memcpy(o, wr_v2_sig, sizeof wr_v2_sig);
     o[12] = (uint8_t)(0x20u | hdr->command);
     o[13] = pl->fam_byte;
-    pp__put_be16(o + 14, (uint16_t)(pl->total - WR_V2_FIXED));
+    store_be16(o + 14, (uint16_t)(pl->total - WR_V2_FIXED));
     p = wr_put_addrs(p, hdr, pl->block);
     if (opts == NULL)
         return;
@@ -1995,7 +1998,7 @@ static void wr_v2_emit(uint8_t *o, const pp_header *hdr,
     }
     /* Last, over the finished header with its 4 value bytes still zero. */
     if (crc_value != NULL)
-        pp__put_be32(crc_value, pp_crc32c(0, o, pl->total));
+        store_be32(crc_value, pp_crc32c(0, o, pl->total));
 }
 
 int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
@@ -2034,13 +2037,13 @@ static uint16_t wr_port_from_net(const void *net)
 {
     uint8_t b[2];
     memcpy(b, net, 2);
-    return pp__be16(b);
+    return load_be16(b);
 }
 
 static void wr_port_to_net(void *net, uint16_t port)
 {
     uint8_t b[2];
-    pp__put_be16(b, port);
+    store_be16(b, port);
     memcpy(net, b, 2);
 }
 
@@ -2459,3 +2462,395 @@ int pp_dgram_write(void *out, size_t cap, const pp_header *hdr,
         return PP_ERR_ARG; /* cannot happen: same input, same length */
     return (int)total;
 }
+
+/* ======================================================================
+ * Trust table
+ * ==================================================================== */
+
+/* Every entry is a [lo, hi] range of 128-bit addresses, IPv4 stored as
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d, prefix + 96), so one ordered space holds
+ * both families and a dual-stack peer ::ffff:a.b.c.d matches IPv4 entries.
+ * pp_trust_build sorts the ranges by lo and merges overlapping or adjacent
+ * ones in place; a lookup on a built table is then one binary search.
+ * Big-endian byte order makes the numeric order of addresses the order of
+ * their bytes. */
+
+/* Longest address text that can be valid:
+ * "0000:0000:0000:0000:0000:0000:255.255.255.255". */
+#define TRUST_ADDR_TEXT_MAX 45u
+
+/* A 128-bit address as two host-order words, most significant first. */
+typedef struct trust_u128 {
+    uint64_t high;
+    uint64_t low;
+} trust_u128;
+
+/* Written out so that compilers turn it into one load and a byte swap. */
+static uint64_t trust_be64(const uint8_t *p)
+{
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 |
+           (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+           (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+           (uint64_t)p[6] << 8 | (uint64_t)p[7];
+}
+
+static trust_u128 trust_load(const uint8_t *p)
+{
+    trust_u128 v;
+
+    v.high = trust_be64(p);
+    v.low = trust_be64(p + 8);
+    return v;
+}
+
+/* -1, 0 or 1 as a is below, equal to or above b. */
+static int trust_cmp(trust_u128 a, trust_u128 b)
+{
+    if (a.high != b.high)
+        return a.high < b.high ? -1 : 1;
+    if (a.low != b.low)
+        return a.low < b.low ? -1 : 1;
+    return 0;
+}
+
+static int trust_cmp_bytes(const uint8_t *a, const uint8_t *b)
+{
+    return trust_cmp(trust_load(a), trust_load(b));
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+/* Prefix length: decimal digits, no leading zero unless it is "0", at most
+ * max. Non-digits or nothing at all are a syntax error; a number that is
+ * only badly written or too large is a prefix error. */
+static int trust_parse_prefix(const uint8_t *p, const uint8_t *end,
+                              unsigned max, unsigned *out)
+{
+    const uint8_t *q;
+    unsigned v = 0;
+
+    if (p == end)
+        return PP_ERR_CIDR_SYNTAX;
+    for (q = p; q < end; q++) {
+        if (*q < '0' || *q > '9')
+            return PP_ERR_CIDR_SYNTAX;
+    }
+    if (*p == '0' && end - p > 1)
+        return PP_ERR_CIDR_PREFIX;
+    for (q = p; q < end; q++) {
+        /* v <= max <= 128 here, so v * 10 + 9 cannot overflow. */
+        v = v * 10u + (unsigned)(*q - '0');
+        if (v > max)
+            return PP_ERR_CIDR_PREFIX;
+    }
+    *out = v;
+    return PP_OK;
+}
+
+/* The address part as 16 bytes (IPv4 mapped) and its width in bits of the
+ * family (32 or 128). The text is copied and closed with a '/' so that the
+ * address always ends on a byte that stops the parser: a complete address
+ * is then PP_OK with *stop on that byte, whatever the parser does at end. */
+static int trust_parse_addr(const uint8_t *p, size_t len, uint8_t out[16],
+                            unsigned *family_bits)
+{
+    uint8_t text[TRUST_ADDR_TEXT_MAX + 1];
+    uint8_t v4[4];
+    const uint8_t *stop = NULL;
+
+    if (len == 0 || len > TRUST_ADDR_TEXT_MAX)
+        return PP_ERR_CIDR_SYNTAX;
+    memcpy(text, p, len);
+    text[len] = '/';
+
+    if (memchr(text, ':', len) != NULL) {
+        if (parse_ip6(text, text + len + 1, out, &stop) != PP_OK ||
+            stop != text + len)
+            return PP_ERR_CIDR_SYNTAX;
+        *family_bits = 128;
+        return PP_OK;
+    }
+    if (parse_ip4(text, text + len + 1, v4, &stop) != PP_OK ||
+        stop != text + len)
+        return PP_ERR_CIDR_SYNTAX;
+    memset(out, 0, 10);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    memcpy(out + 12, v4, 4);
+    *family_bits = 32;
+    return PP_OK;
+}
+
+/* "addr" or "addr/prefix" over [p, p + len) into a 16-byte network address
+ * and a prefix length counted over all 128 bits. */
+static int trust_parse_cidr(const uint8_t *p, size_t len, uint8_t net[16],
+                            unsigned *prefix)
+{
+    const uint8_t *slash;
+    unsigned family_bits = 0;
+    unsigned bits;
+    int rc;
+
+    if (len == 0)
+        return PP_ERR_CIDR_SYNTAX;
+    slash = memchr(p, '/', len);
+    rc = trust_parse_addr(p, slash ? (size_t)(slash - p) : len, net,
+                          &family_bits);
+    if (rc != PP_OK)
+        return rc;
+    bits = family_bits;
+    if (slash != NULL) {
+        rc = trust_parse_prefix(slash + 1, p + len, family_bits, &bits);
+        if (rc != PP_OK)
+            return rc;
+    }
+    /* IPv4 lives in the last 32 bits of ::ffff:0:0/96. */
+    *prefix = bits + (128u - family_bits);
+    return PP_OK;
+}
+
+/* The bits of byte i that belong to a prefix of the given length. The
+ * shift is by 1..7 only: a whole or empty byte is handled apart. */
+static uint8_t trust_mask_byte(unsigned prefix, unsigned i)
+{
+    unsigned first = 8u * i;
+    unsigned bits;
+
+    if (prefix <= first)
+        return 0;
+    bits = prefix - first;
+    if (bits >= 8)
+        return 0xff;
+    return (uint8_t)((0xffu << (8u - bits)) & 0xffu);
+}
+
+/* Fill e with the range of net/prefix; 1 when net had host bits set. */
+static int trust_set_range(pp_trust_entry *e, const uint8_t net[16],
+                           unsigned prefix)
+{
+    unsigned i;
+    int host = 0;
+
+    for (i = 0; i < 16; i++) {
+        uint8_t mask = trust_mask_byte(prefix, i);
+
+        if ((net[i] & (uint8_t)~mask) != 0)
+            host = 1;
+        e->lo[i] = (uint8_t)(net[i] & mask);
+        e->hi[i] = (uint8_t)(net[i] | (uint8_t)~mask);
+    }
+    return host;
+}
+
+/* ---- building --------------------------------------------------------- */
+
+/* Restore the max-heap (by lo) below root, over e[0..n). */
+static void trust_sift_down(pp_trust_entry *e, size_t root, size_t n)
+{
+    pp_trust_entry moving = e[root];
+    trust_u128 key = trust_load(moving.lo);
+
+    for (;;) {
+        size_t child = 2 * root + 1;
+
+        if (child >= n)
+            break;
+        if (child + 1 < n &&
+            trust_cmp_bytes(e[child].lo, e[child + 1].lo) < 0)
+            child++;
+        if (trust_cmp(key, trust_load(e[child].lo)) >= 0)
+            break;
+        e[root] = e[child];
+        root = child;
+    }
+    e[root] = moving;
+}
+
+/* In-place heapsort by lo: O(n log n) worst case, no allocation. */
+static void trust_sort(pp_trust_entry *e, size_t n)
+{
+    size_t i;
+
+    if (n < 2)
+        return;
+    for (i = n / 2; i-- > 0;)
+        trust_sift_down(e, i, n);
+    for (i = n - 1; i > 0; i--) {
+        pp_trust_entry top = e[0];
+
+        e[0] = e[i];
+        e[i] = top;
+        trust_sift_down(e, 0, i);
+    }
+}
+
+/* 1 when next (with next.lo >= cur.lo) overlaps cur or starts right after
+ * it. When next.lo > cur.hi, cur.hi is not the top address, so cur.hi + 1
+ * does not wrap. */
+static int trust_joins(const pp_trust_entry *cur, const pp_trust_entry *next)
+{
+    trust_u128 hi = trust_load(cur->hi);
+    trust_u128 lo = trust_load(next->lo);
+
+    if (trust_cmp(lo, hi) <= 0)
+        return 1;
+    hi.low++;
+    if (hi.low == 0)
+        hi.high++;
+    return trust_cmp(lo, hi) == 0;
+}
+
+/* ---- lookup ----------------------------------------------------------- */
+
+/* The 16-byte lookup key of an address; 0 for an unknown family. */
+static int trust_key(int family, const uint8_t *addr, uint8_t key[16])
+{
+    if (family == PP_AF_INET) {
+        memset(key, 0, 10);
+        key[10] = 0xff;
+        key[11] = 0xff;
+        memcpy(key + 12, addr, 4);
+        return 1;
+    }
+    if (family == PP_AF_INET6) {
+        memcpy(key, addr, 16);
+        return 1;
+    }
+    return 0;
+}
+
+static int trust_in(const pp_trust_entry *e, trust_u128 key)
+{
+    return trust_cmp(trust_load(e->lo), key) <= 0 &&
+           trust_cmp(key, trust_load(e->hi)) <= 0;
+}
+
+/* Sorted, disjoint ranges: the only candidate is the last one whose lo is
+ * not above the key. */
+static int trust_search(const pp_trust_entry *e, size_t n, trust_u128 key)
+{
+    size_t first = 0;
+    size_t after = n;
+
+    while (first < after) {
+        size_t mid = first + (after - first) / 2;
+
+        if (trust_cmp(trust_load(e[mid].lo), key) <= 0)
+            first = mid + 1;
+        else
+            after = mid;
+    }
+    return first > 0 && trust_cmp(key, trust_load(e[first - 1].hi)) <= 0;
+}
+
+static int trust_scan(const pp_trust_entry *e, size_t n, trust_u128 key)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (trust_in(&e[i], key))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- API -------------------------------------------------------------- */
+
+void pp_trust_init(pp_trust *t, pp_trust_entry *storage, size_t cap)
+{
+    if (t == NULL)
+        return;
+    t->entries = storage;
+    t->cap = storage != NULL ? cap : 0;
+    t->count = 0;
+    t->built = 0;
+}
+
+int pp_trust_add(pp_trust *t, const char *text, size_t len, int *host_bits)
+{
+    uint8_t net[16];
+    unsigned prefix = 0;
+    int host;
+    int rc;
+
+    if (host_bits != NULL)
+        *host_bits = 0;
+    if (t == NULL || (text == NULL && len != 0))
+        return PP_ERR_ARG;
+    rc = trust_parse_cidr((const uint8_t *)text, len, net, &prefix);
+    if (rc != PP_OK)
+        return rc;
+    if (t->entries == NULL || t->count >= t->cap)
+        return PP_ERR_TABLE_FULL;
+    host = trust_set_range(&t->entries[t->count], net, prefix);
+    t->count++;
+    t->built = 0;
+    if (host_bits != NULL)
+        *host_bits = host;
+    return PP_OK;
+}
+
+void pp_trust_build(pp_trust *t)
+{
+    pp_trust_entry *e;
+    size_t kept = 0;
+    size_t i;
+
+    if (t == NULL || t->entries == NULL) {
+        if (t != NULL)
+            t->built = 1;
+        return;
+    }
+    e = t->entries;
+    trust_sort(e, t->count);
+    /* e[0..kept) is the merged result; e[kept - 1] absorbs what joins it. */
+    for (i = 0; i < t->count; i++) {
+        if (kept > 0 && trust_joins(&e[kept - 1], &e[i])) {
+            if (trust_cmp_bytes(e[i].hi, e[kept - 1].hi) > 0)
+                memcpy(e[kept - 1].hi, e[i].hi, 16);
+        } else {
+            if (kept != i)
+                e[kept] = e[i];
+            kept++;
+        }
+    }
+    t->count = kept;
+    t->built = 1;
+}
+
+int pp_trust_match(const pp_trust *t, int family, const uint8_t *addr)
+{
+    uint8_t bytes[16];
+    trust_u128 key;
+
+    if (t == NULL || addr == NULL || t->entries == NULL)
+        return 0;
+    if (!trust_key(family, addr, bytes))
+        return 0;
+    key = trust_load(bytes);
+    if (t->built)
+        return trust_search(t->entries, t->count, key);
+    return trust_scan(t->entries, t->count, key);
+}
+
+#ifndef PP_NO_SOCKETS
+int pp_trust_match_sockaddr(const pp_trust *t, const struct sockaddr *sa)
+{
+    uint8_t addr[16];
+
+    if (sa == NULL)
+        return 0;
+    /* Copy the address bytes out: sa may point at any sockaddr storage. */
+    if (sa->sa_family == AF_INET) {
+        memcpy(addr, (const unsigned char *)sa +
+                         offsetof(struct sockaddr_in, sin_addr), 4);
+        return pp_trust_match(t, PP_AF_INET, addr);
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(addr, (const unsigned char *)sa +
+                         offsetof(struct sockaddr_in6, sin6_addr), 16);
+        return pp_trust_match(t, PP_AF_INET6, addr);
+    }
+    return 0;
+}
+#endif
