@@ -1697,10 +1697,6 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
  * v2 binary
  * ====================================================================== */
 
-static const uint8_t wr_v2_sig[12] = {
-    0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A
-};
-
 #define WR_V2_FIXED 16u
 #define WR_TLV_HDR 3u
 #define WR_CRC_TLV_LEN 7u
@@ -1736,23 +1732,6 @@ static int wr_family_byte(const pp_header *hdr)
     return hdr->family << 4 | hdr->transport;
 }
 
-/* An SSL value: client(1), verify(4), then sub-TLVs tiling the rest. */
-static int wr_ssl_ok(const uint8_t *v, size_t len)
-{
-    size_t at = 5;
-
-    if (len < 5)
-        return 0;
-    while (at < len) {
-        if (len - at < WR_TLV_HDR)
-            return 0;
-        at += WR_TLV_HDR + load_be16(v + at + 1);
-        if (at > len)
-            return 0;
-    }
-    return 1;
-}
-
 /* Whether a TLV may be written: pp_parse must accept what we produce.
  * CRC32C is the writer's own (opts->crc32c), never the caller's. */
 static int wr_tlv_ok(unsigned type, size_t len, const uint8_t *value)
@@ -1762,7 +1741,7 @@ static int wr_tlv_ok(unsigned type, size_t len, const uint8_t *value)
     switch (type) {
     case PP_TLV_CRC32C: return 0;
     case PP_TLV_UNIQUE_ID: return len <= PP_UNIQUE_ID_MAX;
-    case PP_TLV_SSL: return wr_ssl_ok(value, len);
+    case PP_TLV_SSL: return len >= 5 && v2_ssl_tiles(value, (uint32_t)len);
     default: return 1;
     }
 }
@@ -1970,7 +1949,7 @@ static void wr_v2_emit(uint8_t *o, const pp_header *hdr,
     uint8_t *crc_value = NULL;
     size_t i;
 
-    memcpy(o, wr_v2_sig, sizeof wr_v2_sig);
+    memcpy(o, v2_sig, sizeof v2_sig);
     o[12] = (uint8_t)(0x20u | hdr->command);
     o[13] = pl->fam_byte;
     store_be16(o + 14, (uint16_t)(pl->total - WR_V2_FIXED));
