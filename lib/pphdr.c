@@ -638,9 +638,10 @@ static int ip4_octet(const uint8_t **pp, const uint8_t *end, uint8_t *out)
 static int parse_ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
                      const uint8_t **stop)
 {
-    int i, r;
+    int i;
 
     for (i = 0; i < 4; i++) {
+        int r;
         if (i > 0) {
             if (p == end)
                 return PP_INCOMPLETE;
@@ -1467,13 +1468,6 @@ int pp_gcp_psc_id(const pp_header *hdr, uint64_t *out)
 
 static const char wr_hex_digits[] = "0123456789abcdef";
 
-/* "00" to "99": ports are written two digits per division. */
-static const char wr_digits2[201] =
-    "00010203040506070809" "10111213141516171819" "20212223242526272829"
-    "30313233343536373839" "40414243444546474849" "50515253545556575859"
-    "60616263646566676869" "70717273747576777879" "80818283848586878889"
-    "90919293949596979899";
-
 /* Decimal text of 0..255: up to 3 digits, zero-padded to 3 bytes, then
  * the digit count. An octet is one 4-byte copy; the padding is
  * overwritten by whatever follows. */
@@ -1508,39 +1502,18 @@ static const uint8_t wr_octet_text[256][4] = {
 #undef WR_O1
 #undef WR_C
 
-/* Decimal of v (0..65535) without leading zeros; returns the end. One
- * division per two digits, the pairs from wr_digits2. */
-static inline uint8_t *wr_put_port(uint8_t *p, unsigned v)
+/* Decimal of v (0..65535) without leading zeros; returns the end. */
+static uint8_t *wr_put_port(uint8_t *p, unsigned v)
 {
-    unsigned hi, lo;
+    uint8_t digits[5];
+    size_t n = 0;
 
-    if (v < 100u) {
-        if (v < 10u) {
-            *p = (uint8_t)('0' + v);
-            return p + 1;
-        }
-        memcpy(p, wr_digits2 + 2 * v, 2);
-        return p + 2;
-    }
-    if (v >= 10000u) {
-        unsigned top = v / 10000u;
-        *p++ = (uint8_t)('0' + top);
-        v -= top * 10000u;
-        hi = v / 100u;
-        memcpy(p, wr_digits2 + 2 * hi, 2);
-        p += 2;
-    } else {
-        hi = v / 100u;
-        if (hi >= 10u) {
-            memcpy(p, wr_digits2 + 2 * hi, 2);
-            p += 2;
-        } else {
-            *p++ = (uint8_t)('0' + hi);
-        }
-    }
-    lo = v - hi * 100u;
-    memcpy(p, wr_digits2 + 2 * lo, 2);
-    return p + 2;
+    do {
+        digits[4 - n++] = (uint8_t)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    memcpy(p, digits + 5 - n, n);
+    return p + n;
 }
 
 /* Needs 4 bytes of room: see wr_octet_text. */
@@ -1751,12 +1724,13 @@ static int wr_tlv_ok(unsigned type, size_t len, const uint8_t *value)
 static int wr_relay_len(const pp_header *hdr, size_t *bytes)
 {
     const uint8_t *p = hdr->tlvs;
-    size_t left = hdr->tlvs_len, n;
+    size_t left = hdr->tlvs_len;
 
     *bytes = 0;
     if (p == NULL)
         return left == 0;
     while (left > 0) {
+        size_t n;
         if (left < WR_TLV_HDR)
             return 0;
         n = WR_TLV_HDR + load_be16(p + 1);
@@ -2430,7 +2404,7 @@ int pp_dgram_write(void *out, size_t cap, const pp_header *hdr,
     if (payload_len > (size_t)INT_MAX - (size_t)hlen)
         return PP_ERR_ARG;
     total = (size_t)hlen + payload_len;
-    if (total > cap)
+    if (total > cap || o == NULL)
         return (int)total;
 
     /* Payload first, with memmove: a caller may have received it at the

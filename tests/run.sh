@@ -7,7 +7,8 @@
 #   2. clang build with ASan+UBSan (no recovery): the same tests
 #   3. the unit tests once under valgrind memcheck (zero errors)
 #   4. the vendoring promise: lib/pphdr.c + include/pphdr.h alone, C99/C11,
-#      gcc and clang, -Werror; the header as C++; no allocator symbols
+#      gcc and clang, -Werror; the header as C++; no allocator symbols;
+#      cppcheck and the clang static analyzer with no findings
 #   5. real peers: HAProxy, nginx and curl as senders and receivers
 #   6. ppproxy black-box tests against real peers
 #   7. every libFuzzer target for PP_FUZZ_SECONDS (default 60) each
@@ -18,7 +19,8 @@ top=$(pwd)
 
 packages=(meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
           libcmocka-dev valgrind python3 curl openssl haproxy nginx
-          libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev)
+          libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev
+          cppcheck clang-tidy)
 install_missing() {
     local missing=() p
     for p in "${packages[@]}"; do
@@ -96,6 +98,13 @@ vendoring() {
     return $ok
 }
 
+static_analysis() {
+    cppcheck --enable=warning,style,performance,portability --std=c99 \
+        --error-exitcode=1 --quiet -Iinclude lib/pphdr.c &&
+        clang-tidy --quiet --warnings-as-errors='*' \
+            --checks='-*,clang-analyzer-*' lib/pphdr.c -- -std=c99 -Iinclude
+}
+
 valgrind_units() {
     meson test -C build/gcc --suite unit --print-errorlogs \
         --wrapper 'valgrind --error-exitcode=99 --leak-check=full --quiet' \
@@ -115,6 +124,7 @@ step "build (clang, ASan+UBSan)" env CC=clang setup build/asan \
 step "unit tests (ASan+UBSan)" unit_tests build/asan
 step "unit tests under valgrind" valgrind_units
 step "vendored pair compiles alone" vendoring
+step "static analysis (cppcheck, clang-tidy analyzer)" static_analysis
 step "real peers (haproxy, nginx, curl)" tests/peers/run.sh "$top/build/gcc"
 step "ppproxy against real peers" tests/proxy/run.sh "$top/build/gcc"
 step "fuzzers (${PP_FUZZ_SECONDS:-60} s each)" fuzz_all
