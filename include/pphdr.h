@@ -341,8 +341,9 @@ PP_API uint32_t pp_crc32c(uint32_t crc, const void *buf, size_t len);
  * Each header is produced whole, to be sent in a single write.
  * ---------------------------------------------------------------------- */
 
-/* Write a v1 line for hdr: TCP4/TCP6 for PROXY with INET/INET6 (IPv6 in
- * RFC 5952 form), otherwise "PROXY UNKNOWN\r\n". */
+/* Write a v1 line for hdr: TCP4/TCP6 for PROXY with INET/INET6 over
+ * STREAM (IPv6 in RFC 5952 form, IPv4-mapped with a dotted tail), otherwise
+ * (LOCAL, UNSPEC, UNIX, datagrams) "PROXY UNKNOWN\r\n". */
 PP_API int pp_write_v1(void *out, size_t cap, const pp_header *hdr);
 
 /* Options of pp_write_v2; zero means none. */

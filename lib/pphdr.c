@@ -933,6 +933,8 @@ static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
     const uint8_t *p = buf + st->pos, *s = p;
     int r = 0;
 
+    if (p > end) /* a limit below 7 leaves no room after "PROXY " */
+        return PP_ERR_TOO_LONG;
     switch (st->stage) {
     case ST_V1_FAMILY:
         r = v1_family_field(hdr, p, end, &s);
@@ -1137,7 +1139,7 @@ static int v2_tlvs(pp__progress *st, const uint8_t *buf, size_t len)
     uint32_t pos = st->pos, total = st->total;
 
     while (pos < total) {
-        uint32_t vlen;
+        uint32_t vlen, next;
         int r;
 
         if (total - pos < 3)
@@ -1150,13 +1152,17 @@ static int v2_tlvs(pp__progress *st, const uint8_t *buf, size_t len)
         r = v2_tlv_header(st, buf[pos], vlen, pos);
         if (r != 0)
             return r;
+        next = pos + 3 + vlen;
+        /* 1 or 2 bytes after this TLV can never hold one: known now. */
+        if (next < total && total - next < 3)
+            return PP_ERR_TLV_TRUNCATED;
         if (buf[pos] == PP_TLV_SSL) {
-            if (len < (size_t)pos + 3 + vlen)
+            if (len < next)
                 break;
             if (!v2_ssl_tiles(buf + pos + 3, vlen))
                 return PP_ERR_TLV_SSL;
         }
-        pos += 3 + vlen;
+        pos = next;
     }
     st->pos = pos;
     return 0;
