@@ -297,7 +297,7 @@ size_t ref_ip6_text(const uint8_t ip[16], char *out)
         if (i > 0 && i != best + best_len)
             out[k++] = ':';
         for (shift = 12; shift >= 0; shift -= 4) {
-            unsigned d = (g[i] >> shift) & 0xfu;
+            unsigned d = (unsigned)(g[i] >> shift) & 0xfu;
 
             if (d != 0 || started || shift == 0) {
                 out[k++] = hex[d];
