@@ -111,6 +111,11 @@ valgrind_units() {
         --timeout-multiplier 10
 }
 
+sanitizer_build() {
+    CC=clang setup build/asan -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+}
+
 fuzz_all() {
     CC=clang setup build/fuzz -Dfuzzing=true -Dtests=false &&
         fuzz/run_fuzzers.sh build/fuzz "${PP_FUZZ_SECONDS:-60}"
@@ -118,9 +123,7 @@ fuzz_all() {
 
 step "build (gcc)" setup build/gcc
 step "unit tests (gcc)" unit_tests build/gcc
-step "build (clang, ASan+UBSan)" env CC=clang setup build/asan \
-    -Db_sanitize=address,undefined -Db_lundef=false \
-    -Dc_args=-fno-sanitize-recover=all
+step "build (clang, ASan+UBSan)" sanitizer_build
 step "unit tests (ASan+UBSan)" unit_tests build/asan
 step "unit tests under valgrind" valgrind_units
 step "vendored pair compiles alone" vendoring
