@@ -53,3 +53,33 @@ cp tests/bench/goproxyproto/bench_test.go "$out/go/"
     GO111MODULE=off GOFLAGS= GOCACHE="$out/gocache" \
     go test -run '^$' -bench . -benchtime 200000x 2>&1 |
     grep -E '^(Benchmark|\s+bench_test)' || true)
+
+echo
+echo "== writers and CRC32C (hardware path where the CPU has SSE4.2, then portable)"
+$cc -std=c99 -O2 -Iinclude tests/bench/bench_write.c lib/pphdr.c -o "$out/bench_write"
+$cc -std=c99 -O2 -DPP_NO_HW_CRC32C -Iinclude tests/bench/bench_write.c lib/pphdr.c \
+    -o "$out/bench_write_soft"
+"$out/bench_write"
+echo "-- portable CRC32C build:"
+"$out/bench_write_soft" | sed -n '/CRC32C/,$p'
+for v in bench_write bench_write_soft; do
+    rm -f "$out"/cgw.*
+    valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$out/cgw" \
+        "$out/$v" --count >/dev/null 2>&1
+    echo "-- instructions ($v):"
+    python3 - "$out" <<'PY'
+import glob, re, sys
+for f in sorted(glob.glob(sys.argv[1] + '/cgw.*')):
+    t = open(f).read()
+    m = re.search(r'Client Request: (.*)', t)
+    s = re.search(r'^summary: (\d+)', t, re.M)
+    if m and s:
+        kind, name, n = m.group(1).split('|')
+        print(f"{name:28} {int(s.group(1)) / int(n):9.2f}")
+PY
+done
+
+echo
+echo "== trust table"
+$cc -std=c99 -O2 -Iinclude tests/bench/bench_trust.c lib/pphdr.c -o "$out/bench_trust"
+"$out/bench_trust"
