@@ -199,7 +199,10 @@ typedef struct pp__progress {
 typedef struct pp_header {
     /* --- settings (read by pp_parse) --- */
     /* Longest header accepted, in bytes; 0 means no limit of the caller's
-     * (107 for v1, 16 + 65535 for v2). Larger headers: PP_ERR_TOO_LONG. */
+     * (107 for v1, 16 + 65535 for v2). Larger headers: PP_ERR_TOO_LONG
+     * (a v1 line over 107 bytes is PP_ERR_V1_TOO_LONG whatever the limit).
+     * Below 15 no v1 line fits and below 16 no v2 header: PP_ERR_TOO_LONG
+     * at the first byte. */
     size_t max_len;
     /* PP_F_* bits; 0 accepts both versions. */
     unsigned flags;
@@ -288,7 +291,9 @@ PP_API void pp_ssl_iter_init(pp_tlv_iter *it, const pp_tlv *ssl);
  * (returns 0) at the first TLV that would run past the end. */
 PP_API int pp_tlv_next(pp_tlv_iter *it, pp_tlv *tlv);
 
-/* Find the first top-level TLV of the given type: 1 and *tlv filled, or 0. */
+/* Find the first top-level TLV of the given type: 1 and *tlv filled, or 0.
+ * When a type repeats, this and the typed accessors below see the first;
+ * iterate to see the others. */
 PP_API int pp_tlv_find(const pp_header *hdr, uint8_t type, pp_tlv *tlv);
 
 /* A byte string inside the parsed buffer; not NUL-terminated. */
@@ -357,7 +362,9 @@ typedef struct pp_v2_opts {
 } pp_v2_opts;
 
 /* Write a v2 header for hdr (command, family, transport, addresses) with
- * the TLVs that opts asks for. opts may be NULL. A LOCAL header's address
+ * the TLVs that opts asks for. opts may be NULL. out must not overlap what
+ * the writer reads (the relayed hdr->tlvs, UNIX fields, opts' TLV values):
+ * PP_ERR_ARG, nothing written. A LOCAL header's address
  * block is zero-filled (none for UNSPEC): some receivers reject a LOCAL
  * length below the family's block. PP_ERR_ARG when the result cannot be
  * encoded (over 65535 bytes of payload, a family/transport pair the spec
@@ -368,11 +375,13 @@ PP_API int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
 
 #ifndef PP_NO_SOCKETS
 /* Fill hdr (after zeroing it) as a v2-style PROXY/STREAM header for a
- * connection from src to dst (as accept() and getsockname() return them).
+ * connection from src to dst (as accept() and getsockname() return them);
+ * for datagrams set hdr->transport = PP_TRANSPORT_DGRAM afterwards.
  * IPv4-mapped IPv6 on both sides becomes INET; mixed INET/INET6 promotes
- * the INET side to IPv4-mapped IPv6. AF_UNIX is supported: path and
- * unix_raw then point into *src / *dst, valid as long as they are (zero a
- * sockaddr_un before accept(): an unnamed peer leaves sun_path unwritten).
+ * the INET side to IPv4-mapped IPv6. AF_UNIX is supported: path (and, for
+ * a Linux abstract name only, unix_raw) then point into *src / *dst, valid
+ * as long as they are; a path name is written up to its NUL, then zeros.
+ * Zero a sockaddr_un before accept(): an unnamed peer leaves it unwritten.
  * PP_OK or PP_ERR_ARG. */
 PP_API int pp_header_from_sockaddr(pp_header *hdr,
                                    const struct sockaddr *src,
@@ -441,8 +450,10 @@ PP_API int pp_trust_match_sockaddr(const pp_trust *t,
  * back to plain traffic on PP_ERR_NOT_PROXY can recover them. After a
  * success, application bytes may already be queued: with edge-triggered
  * polling, read before waiting again.
- * buf/cap is the header buffer (cap >= 16 + 65535 or hdr->max_len), and
- * *have the bytes of it filled so far (0 at first); keep all three and hdr
+ * buf/cap is the header buffer: cap must hold the longest header hdr
+ * allows (16 + 65535; hdr->max_len if lower; 107 with PP_F_NO_V2), else
+ * PP_ERR_ARG; an event loop with many connections sets max_len. *have is
+ * the bytes of it filled so far (0 at first); keep all three and hdr
  * unchanged between steps. Returns the header length once the whole header
  * was consumed (hdr parsed, buf holding it); PP_AGAIN when the caller must
  * wait for readability and call again; a parser PP_ERR_*; PP_ERR_CLOSED
@@ -465,7 +476,7 @@ PP_API int pp_recv_header(int fd, pp_header *hdr, void *buf, size_t cap,
  * ---------------------------------------------------------------------- */
 
 /* Parse the v2 header at the start of a datagram into hdr (zeroed here;
- * its max_len is kept) and point *payload / *payload_len at the rest.
+ * its max_len is kept, flags become PP_F_NO_V1) and point *payload / *payload_len at the rest.
  * Returns the header length, PP_ERR_VERSION_DISABLED for v1,
  * PP_ERR_TRUNCATED when the datagram ends inside the header, or another
  * parser error. */

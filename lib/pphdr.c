@@ -129,8 +129,8 @@ static const struct status_text status_texts[] = {
 
 static const struct status_text *status_text(int status)
 {
-    size_t n = sizeof status_texts / sizeof status_texts[0];
-    if (status > 0 || (size_t)-(long)status >= n)
+    int n = (int)(sizeof status_texts / sizeof status_texts[0]);
+    if (status > 0 || status <= -n)
         return NULL;
     return &status_texts[-status];
 }
@@ -771,6 +771,7 @@ enum stage {
 };
 
 #define V1_NEED 1 /* internal: the field runs into the end of the bytes */
+#define V1_MIN_LEN 15 /* "PROXY UNKNOWN\r\n": a lower max_len fits no line */
 
 static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
@@ -923,7 +924,8 @@ static size_t v1_limit(const pp_header *hdr)
 }
 
 /* The v1 line, resumable at each field: fields already checked are not
- * looked at again, so byte-by-byte feeding stays linear. */
+ * looked at again; the field in progress is re-read from its start, at
+ * most 45 bytes, so byte-by-byte feeding costs a bounded multiple. */
 static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
 {
     pp__progress *st = &hdr->pp__p;
@@ -933,8 +935,8 @@ static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
     const uint8_t *p = buf + st->pos, *s = p;
     int r = 0;
 
-    if (p > end) /* a limit below 7 leaves no room after "PROXY " */
-        return PP_ERR_TOO_LONG;
+    if (p > end) /* len shrank since an earlier call: caller misuse */
+        return PP_ERR_ARG;
     switch (st->stage) {
     case ST_V1_FAMILY:
         r = v1_family_field(hdr, p, end, &s);
@@ -1253,10 +1255,14 @@ static int parse_step(pp_header *hdr, const uint8_t *buf, size_t len)
     switch (hdr->pp__p.stage) {
     case ST_START:
         if (buf[0] == 'P') {
+            if (hdr->max_len != 0 && hdr->max_len < V1_MIN_LEN)
+                return PP_ERR_TOO_LONG;
             hdr->pp__p.stage = ST_V1_SIG;
             return v1_signature(hdr, buf, len);
         }
         if (buf[0] == '\r') {
+            if (hdr->max_len != 0 && hdr->max_len < 16)
+                return PP_ERR_TOO_LONG;
             hdr->pp__p.stage = ST_V2_FIXED;
             return v2_parse(hdr, buf, len);
         }
@@ -1635,9 +1641,10 @@ static uint8_t *wr_v1_tcp6(uint8_t *p, const pp_header *hdr)
 /* Writes the whole line at p, which has room for PP_V1_MAX_LEN bytes (the
  * line is at most 104). Octets are stored 4 bytes at a time; the spare
  * bytes are always overwritten by what follows, as no line ends with an
- * octet, so nothing past the line's end is touched. Returns its length. TCP only for PROXY over INET/INET6 streams: anything else is
- * something v1 cannot say, hence "UNKNOWN" (the receiver then uses the
- * connection's own endpoints). */
+ * octet, so nothing past the line's end is touched. Returns its length.
+ * TCP only for PROXY over INET/INET6 streams: anything else is something
+ * v1 cannot say, hence "UNKNOWN" (the receiver then uses the connection's
+ * own endpoints). */
 static size_t wr_v1_line(uint8_t *p, const pp_header *hdr)
 {
     if (hdr->command == PP_CMD_PROXY && hdr->transport == PP_TRANSPORT_STREAM) {
@@ -1907,19 +1914,55 @@ static uint8_t *wr_put_addrs(uint8_t *p, const pp_header *hdr, size_t block)
 
 /* Copies hdr->tlvs in wire order without CRC32C and NOOP (checked by
  * wr_relay_len already). */
-static uint8_t *wr_put_relay(uint8_t *p, const pp_header *hdr)
+/* Copy the relayed TLVs, never more than the measured `room` bytes. */
+static uint8_t *wr_put_relay(uint8_t *p, const pp_header *hdr, size_t room)
 {
     const uint8_t *q = hdr->tlvs, *end = hdr->tlvs + hdr->tlvs_len;
 
     while (q < end) {
         size_t n = WR_TLV_HDR + load_be16(q + 1);
         if (q[0] != PP_TLV_CRC32C && q[0] != PP_TLV_NOOP) {
+            if (n > room)
+                break;
             memcpy(p, q, n);
             p += n;
+            room -= n;
         }
         q += n;
     }
     return p;
+}
+
+/* Whether [a, a+an) and [b, b+bn) share a byte. Compared as integers:
+ * the views may belong to unrelated objects. */
+static int wr_overlap(const void *a, size_t an, const void *b, size_t bn)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return a != NULL && b != NULL && an > 0 && bn > 0 && x < y + bn &&
+           y < x + an;
+}
+
+/* Whether writing n bytes at out would overwrite what the writer reads:
+ * the relayed TLVs and the UNIX fields of hdr, the values in opts. */
+static int wr_inputs_overlap(const pp_header *hdr, const pp_v2_opts *opts,
+                             const void *out, size_t n)
+{
+    size_t i;
+
+    if (hdr->family == PP_AF_UNIX &&
+        (wr_overlap(out, n, hdr->src.unix_raw, PP_UNIX_PATH_LEN) ||
+         wr_overlap(out, n, hdr->dst.unix_raw, PP_UNIX_PATH_LEN) ||
+         wr_overlap(out, n, hdr->src.path, hdr->src.path_len) ||
+         wr_overlap(out, n, hdr->dst.path, hdr->dst.path_len)))
+        return 1;
+    if (opts == NULL)
+        return 0;
+    if (opts->relay_tlvs && wr_overlap(out, n, hdr->tlvs, hdr->tlvs_len))
+        return 1;
+    for (i = 0; i < opts->tlv_count; i++)
+        if (wr_overlap(out, n, opts->tlvs[i].value, opts->tlvs[i].len))
+            return 1;
+    return 0;
 }
 
 static void wr_v2_emit(uint8_t *o, const pp_header *hdr,
@@ -1943,7 +1986,7 @@ static void wr_v2_emit(uint8_t *o, const pp_header *hdr,
         p += 4;
     }
     if (pl->relay > 0)
-        p = wr_put_relay(p, hdr);
+        p = wr_put_relay(p, hdr, pl->relay);
     for (i = 0; i < opts->tlv_count; i++) {
         const pp_tlv *t = &opts->tlvs[i];
         p = wr_put_tlv_head(p, t->type, t->len);
@@ -1973,7 +2016,7 @@ int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
         return rc;
     if (pl.total > cap)
         return (int)pl.total;
-    if (out == NULL)
+    if (out == NULL || wr_inputs_overlap(hdr, opts, out, pl.total))
         return PP_ERR_ARG;
     wr_v2_emit((uint8_t *)out, hdr, opts, &pl);
     return (int)pl.total;
@@ -2059,8 +2102,12 @@ static void wr_set_end(pp_addr *a, const wr_end *e, int family)
         nul = memchr(e->sun_path, 0, room);
         a->path = (const char *)e->sun_path;
         a->path_len = nul != NULL ? (size_t)(nul - e->sun_path) : room;
-        /* The raw field is 108 bytes: only where sun_path is that big. */
-        a->unix_raw = room == PP_UNIX_PATH_LEN ? e->sun_path : NULL;
+        /* Only an abstract name (leading NUL) needs the raw field, and
+         * only where sun_path is 108 bytes; a path name is written up to
+         * its NUL and zero-filled, never with the bytes after it. */
+        a->unix_raw = room == PP_UNIX_PATH_LEN && e->sun_path[0] == 0
+                          ? e->sun_path
+                          : NULL;
         return;
     }
     memcpy(a->ip, e->ip, 16);
@@ -2412,6 +2459,9 @@ int pp_dgram_write(void *out, size_t cap, const pp_header *hdr,
     total = (size_t)hlen + payload_len;
     if (total > cap || o == NULL)
         return (int)total;
+    /* The payload may move within out; what the header reads may not. */
+    if (wr_inputs_overlap(hdr, opts, o, total))
+        return PP_ERR_ARG;
 
     /* Payload first, with memmove: a caller may have received it at the
      * start of out and be prepending the header in place. */

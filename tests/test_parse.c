@@ -894,6 +894,8 @@ static const struct v1_valid v1_valid[] = {
       UNKNOWN },
     { .name = "v1 line of exactly max_len bytes", .max_len = 32,
       .in = B(LINE32), LINE32_FIELDS },
+    { .name = "max_len 15: the shortest line fits", .max_len = 15,
+      .in = B("PROXY UNKNOWN\r\n"), UNKNOWN },
     { .name = "max_len above 107 leaves the 107-byte line alone",
       .max_len = 1000, .hdr_len = 107,
       .in = B("PROXY UNKNOWN " F39 " " F39 " 65535 65535\r\n"), UNKNOWN },
@@ -1244,6 +1246,16 @@ static const struct bad_bytes bad_bytes[] = {
     { .name = "v1 error before max_len is reached",
       .in = B("PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n"),
       .status = PP_ERR_V1_PORT, .at = 29, .max_len = 31 },
+    /* No header fits a limit below 15 (v1) or 16 (v2): said at byte 1. */
+    { .name = "max_len 5: too long at the first byte of a v1 line",
+      .in = B("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"),
+      .status = PP_ERR_TOO_LONG, .at = 1, .max_len = 5 },
+    { .name = "max_len 14: no v1 line fits",
+      .in = B("PROXY UNKNOWN\r\n"),
+      .status = PP_ERR_TOO_LONG, .at = 1, .max_len = 14 },
+    { .name = "max_len 15: no v2 header fits",
+      .in = B(SIG "\x20\x00\x00\x00"),
+      .status = PP_ERR_TOO_LONG, .at = 1, .max_len = 15 },
 
     /* v2 fixed part (byte 12: version and command; 13: family). */
     { .in = B(SIG "\x11\x11\x00\x0c" INET_BLOCK),

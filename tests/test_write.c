@@ -1548,9 +1548,14 @@ static void test_from_sockaddr(void **state)
             assert_int_equal(h.dst.path_len, strlen(cases[i].want_dst));
             assert_memory_equal(h.dst.path, cases[i].want_dst,
                                 h.dst.path_len);
-            /* unix_raw points into the caller's sockaddrs */
-            assert_ptr_equal(h.src.unix_raw, (const uint8_t *)su->sun_path);
-            assert_ptr_equal(h.dst.unix_raw, (const uint8_t *)du->sun_path);
+            /* unix_raw points into the caller's sockaddr for an abstract
+             * name (leading NUL) only; a path name is written from path. */
+            assert_ptr_equal(h.src.unix_raw,
+                             su->sun_path[0] == 0
+                                 ? (const uint8_t *)su->sun_path : NULL);
+            assert_ptr_equal(h.dst.unix_raw,
+                             du->sun_path[0] == 0
+                                 ? (const uint8_t *)du->sun_path : NULL);
             assert_int_equal(h.src.port, 0);
         } else {
             uint8_t ip[16];
@@ -1642,6 +1647,77 @@ static void test_get_sockaddr_round_trip(void **state)
     }
 }
 
+/* A path name is written up to its NUL, then zeros: the bytes after it in
+ * sun_path (whatever accept() left there) never reach the wire. */
+static void test_unix_path_zero_filled(void **state)
+{
+    struct sockaddr_un src, dst;
+    pp_header h, back;
+    uint8_t out[512];
+    int n, i;
+
+    (void)state;
+    memset(&src, 0xAA, sizeof src);
+    memset(&dst, 0xBB, sizeof dst);
+    src.sun_family = AF_UNIX;
+    dst.sun_family = AF_UNIX;
+    memcpy(src.sun_path, "/run/c.sock", 12);
+    memcpy(dst.sun_path, "/run/s.sock", 12);
+    assert_int_equal(pp_header_from_sockaddr(&h, (struct sockaddr *)&src,
+                                             (struct sockaddr *)&dst), PP_OK);
+    n = pp_write_v2(out, sizeof out, &h, NULL);
+    assert_int_equal(n, 16 + 216);
+    for (i = 16 + 11; i < 16 + 108; i++)
+        assert_int_equal(out[i], 0);
+    for (i = 16 + 108 + 11; i < 16 + 216; i++)
+        assert_int_equal(out[i], 0);
+    pp_header_init(&back);
+    assert_int_equal(pp_parse(&back, out, (size_t)n), n);
+    assert_int_equal(back.src.path_len, 11);
+    assert_memory_equal(back.src.path, "/run/c.sock", 11);
+}
+
+/* Writing over the bytes a header was parsed from, while relaying its
+ * TLVs, would read what it just wrote: refused, nothing written. The
+ * datagram writer may move the payload in place, but not those bytes. */
+static void test_v2_overlap_refused(void **state)
+{
+    uint8_t buf[256], copy[256];
+    pp_header h;
+    pp_v2_opts o;
+    const uint8_t *payload;
+    size_t plen;
+    int n;
+    static const uint8_t hdr_bytes[] = {
+        0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54,
+        0x0A, 0x21, 0x12, 0x00, 0x1A, 1, 2, 3, 4, 5, 6, 7, 8, 0, 80, 1, 187,
+        PP_TLV_AUTHORITY, 0x00, 0x0B, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
+        'c', 'o', 'm'};
+
+    (void)state;
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, hdr_bytes, sizeof hdr_bytes);
+    memcpy(buf + sizeof hdr_bytes, "payload", 7);
+    pp_header_init(&h);
+    assert_int_equal(pp_dgram_parse(&h, buf, sizeof hdr_bytes + 7, &payload,
+                                     &plen), (int)sizeof hdr_bytes);
+    memset(&o, 0, sizeof o);
+    o.relay_tlvs = 1;
+    o.crc32c = 1;
+    memcpy(copy, buf, sizeof buf);
+    n = pp_write_v2(buf, sizeof buf, &h, &o);
+    assert_int_equal(n, PP_ERR_ARG);
+    assert_memory_equal(buf, copy, sizeof buf);
+    n = pp_dgram_write(buf, sizeof buf, &h, &o, payload, plen);
+    assert_int_equal(n, PP_ERR_ARG);
+    assert_memory_equal(buf, copy, sizeof buf);
+    /* Without relaying, the header reads nothing in buf: in place is fine. */
+    o.relay_tlvs = 0;
+    n = pp_dgram_write(buf, sizeof buf, &h, &o, payload, plen);
+    assert_int_equal(n, 16 + 12 + 7 + 7);
+    assert_memory_equal(buf + n - 7, "payload", 7);
+}
+
 static void test_get_sockaddr_values(void **state)
 {
     static const char line[] = "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n";
@@ -1703,6 +1779,8 @@ int main(void)
         cmocka_unit_test(test_from_sockaddr_bad),
         cmocka_unit_test(test_get_sockaddr_round_trip),
         cmocka_unit_test(test_get_sockaddr_values),
+        cmocka_unit_test(test_unix_path_zero_filled),
+        cmocka_unit_test(test_v2_overlap_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
