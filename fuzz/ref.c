@@ -563,18 +563,7 @@ static void ref_v1(ref_result *r, const uint8_t *b, size_t len,
         }
     }
     /* The length rule: limit - 1 bytes in and no line end accepted among
-     * them. With max_len below 7 that point lies inside "PROXY ": the
-     * rule may also be read as applying from the first field on. */
-    if (limit - 1 < 6) {
-        ref_result alt = *r;
-
-        if (len >= 6)
-            outcome(&alt, len, 6, long_code);
-        r->has_alt = 1;
-        r->alt_proof = alt.proof;
-        r->alt_n_codes = alt.n_codes;
-        memcpy(r->alt_codes, alt.codes, sizeof alt.codes);
-    }
+     * them (ref_parse handled limits below the shortest line). */
     if (len >= limit - 1 && !(cr < len && cr < limit - 1))
         outcome(r, len, limit - 1, long_code);
 }
@@ -760,7 +749,13 @@ void ref_parse(ref_result *r, const uint8_t *buf, size_t len, size_t max_len,
     memset(r, 0, sizeof *r);
     if (len == 0)
         return;
-    if (buf[0] == 'P')
+    /* A limit below the shortest header of the version the first byte
+     * starts ("PROXY UNKNOWN\r\n", 15; v2, 16) is too long at once. */
+    if (buf[0] == 'P' && max_len != 0 && max_len < 15)
+        outcome(r, len, 1, PP_ERR_TOO_LONG);
+    else if (buf[0] == '\r' && max_len != 0 && max_len < 16)
+        outcome(r, len, 1, PP_ERR_TOO_LONG);
+    else if (buf[0] == 'P')
         ref_v1(r, buf, len, max_len, flags);
     else if (buf[0] == '\r')
         ref_v2(r, buf, len, max_len, flags);
