@@ -188,6 +188,8 @@ typedef struct pp__progress {
     uint32_t tlv_at;   /* v2: offset of the first TLV */
     uint8_t stage;     /* which part of the header comes next */
     int8_t result;     /* sticky error once one was found, else 0 */
+    uint8_t part;      /* v1 IPv4 address: octets already final, */
+    uint8_t part_at;   /* and where the next one starts (from pos) */
 } pp__progress;
 
 /* A PROXY header: parser input settings, parser progress, and the result.

@@ -46,6 +46,16 @@
 #endif
 
 
+/* Inlining hints for the hot paths, where the compiler's own choice costs
+ * call overhead (or keeps constant arguments from folding). */
+#if defined(__GNUC__)
+#define PP_INLINE inline __attribute__((always_inline))
+#define PP_NOINLINE __attribute__((noinline))
+#else
+#define PP_INLINE inline
+#define PP_NOINLINE
+#endif
+
 /* ======================================================================
  * Byte order
  * ==================================================================== */
@@ -537,11 +547,28 @@ static uint32_t crc32c_soft(uint32_t crc, const uint8_t *p, size_t len)
 }
 
 #ifdef PP_HAVE_X86_CRC
+/* Inlined into the sse4.2 functions below (same target, so gcc and clang
+ * may inline it). */
 __attribute__((target("sse4.2")))
-static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+static inline uint32_t crc32c_hw_run(uint32_t crc, const uint8_t *p,
+                                     size_t len)
 {
 #ifdef __x86_64__
     uint64_t c = crc;
+    /* Four words per round: the loop overhead is most of the cost. */
+    while (len >= 32) {
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        memcpy(&w2, p + 16, 8);
+        memcpy(&w3, p + 24, 8);
+        c = _mm_crc32_u64(c, w0);
+        c = _mm_crc32_u64(c, w1);
+        c = _mm_crc32_u64(c, w2);
+        c = _mm_crc32_u64(c, w3);
+        p += 32;
+        len -= 32;
+    }
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -558,9 +585,31 @@ static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
         p += 4;
         len -= 4;
     }
-    while (len--)
-        crc = _mm_crc32_u8(crc, *p++);
+    if (len >= 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        crc = _mm_crc32_u16(crc, w);
+        p += 2;
+        len -= 2;
+    }
+    if (len != 0)
+        crc = _mm_crc32_u8(crc, *p);
     return crc;
+}
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    return crc32c_hw_run(crc, p, len);
+}
+
+/* The CRC of p[0..len) with the 4 bytes at p + at read as zeros. */
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw_gap(const uint8_t *p, size_t len, size_t at)
+{
+    uint32_t crc = crc32c_hw_run(~0u, p, at);
+    crc = _mm_crc32_u32(crc, 0);
+    return ~crc32c_hw_run(crc, p + at + 4, len - at - 4);
 }
 
 static int cpu_has_sse42(void)
@@ -584,40 +633,74 @@ uint32_t pp_crc32c(uint32_t crc, const void *buf, size_t len)
     return ~crc32c_soft(crc, p, len);
 }
 
+/* pp_crc32c of p[0..len) with the 4 bytes at p + at read as zeros, in one
+ * pass: how a v2 header's CRC32C TLV is checked. */
+static uint32_t crc32c_gap(const uint8_t *p, size_t len, size_t at)
+{
+    static const uint8_t zero[4] = {0, 0, 0, 0};
+    uint32_t crc;
+#ifdef PP_HAVE_X86_CRC
+    if (cpu_has_sse42())
+        return crc32c_hw_gap(p, len, at);
+#endif
+    crc = crc32c_soft(~0u, p, at);
+    crc = crc32c_soft(crc, zero, 4);
+    return ~crc32c_soft(crc, p + at + 4, len - at - 4);
+}
+
 /* ======================================================================
  * Strict address text
+ *
+ * Each parser reads a byte only after accepting the one before it, and
+ * stops at the first byte that cannot continue the text, so it reads at
+ * most a fixed number of bytes (the longest accepted prefix and one more).
+ * When that many bytes are in, the end checks cannot fire: the parsers
+ * take a `bounded` flag, a constant at each call, and are inlined so that
+ * the unbounded copies lose those checks. Both copies run the same code
+ * and give the same answers.
  * ==================================================================== */
+
+/* p has a byte to read (always so when unbounded). */
+#define HAVE(p, end, bounded) (!(bounded) || (p) != (end))
 
 static unsigned dec_digit(uint8_t c)
 {
     return (unsigned)c - '0'; /* > 9 when not a digit */
 }
 
+/* Hex digit values, 16 for any other byte: one load per character. */
+#define H16_ 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16
+static const uint8_t hex_value[256] = {
+    H16_, H16_, H16_,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 16, 16, 16, 16, 16,       /* '0'.. */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'A' */
+    H16_,
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'a' */
+    H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_};
+#undef H16_
+
 static unsigned hex_digit(uint8_t c)
 {
-    unsigned d = (unsigned)c - '0';
-    if (d <= 9)
-        return d;
-    d = ((unsigned)c | 0x20) - 'a';
-    return d <= 5 ? d + 10 : 16;
+    return hex_value[c]; /* 16 when not a hex digit */
 }
 
 /* One decimal octet 0..255 without leading zeros. */
-static int ip4_octet(const uint8_t **pp, const uint8_t *end, uint8_t *out)
+static PP_INLINE int ip4_octet(const uint8_t **pp, const uint8_t *end,
+                               uint8_t *out, int bounded)
 {
     const uint8_t *p = *pp;
     unsigned v, d;
 
-    if (p == end)
+    if (!HAVE(p, end, bounded))
         return PP_INCOMPLETE;
     v = dec_digit(*p);
     if (v > 9)
         return PP_ERR_V1_ADDRESS;
     p++;
-    if (v != 0 && p != end && (d = dec_digit(*p)) <= 9) {
+    if (v != 0 && HAVE(p, end, bounded) && (d = dec_digit(*p)) <= 9) {
         v = v * 10 + d;
         p++;
-        if (p != end && (d = dec_digit(*p)) <= 9) {
+        if (HAVE(p, end, bounded) && (d = dec_digit(*p)) <= 9) {
             v = v * 10 + d;
             p++;
             if (v > 255)
@@ -629,6 +712,85 @@ static int ip4_octet(const uint8_t **pp, const uint8_t *end, uint8_t *out)
     return PP_OK;
 }
 
+/* A dot, then an octet. */
+static PP_INLINE int ip4_dot_octet(const uint8_t **pp, const uint8_t *end,
+                                   uint8_t *out, int bounded)
+{
+    if (!HAVE(*pp, end, bounded))
+        return PP_INCOMPLETE;
+    if (**pp != '.')
+        return PP_ERR_V1_ADDRESS;
+    (*pp)++;
+    return ip4_octet(pp, end, out, bounded);
+}
+
+/* Where an IPv4 parse can go on later: octets before `done` are final
+ * (each was stopped by a byte, not by the end of the bytes) and `at` is
+ * where the next one starts, with its dot. */
+typedef struct ip4_mark {
+    const uint8_t *at;
+    int done;
+} ip4_mark;
+
+/* After octet n - 1 stopped at p: final unless the end stopped it. Only
+ * a bounded parse can run into the end and need the mark. */
+static PP_INLINE void ip4_mark_at(ip4_mark *m, const uint8_t *p,
+                                  const uint8_t *end, int n, int bounded)
+{
+    if (bounded && p != end) {
+        m->at = p;
+        m->done = n;
+    }
+}
+
+/* Octets m->done to 3 from m->at, written out rather than looped (the
+ * compiler keeps all in registers); m follows the final octets. */
+static PP_INLINE int ip4_parse_from(ip4_mark *m, const uint8_t *end,
+                                    uint8_t out[4], const uint8_t **stop,
+                                    int bounded)
+{
+    const uint8_t *p = m->at;
+    int r = PP_OK;
+
+    switch (m->done) {
+    case 0:
+        r = ip4_octet(&p, end, &out[0], bounded);
+        if (r != PP_OK)
+            break;
+        ip4_mark_at(m, p, end, 1, bounded);
+        /* fallthrough */
+    case 1:
+        r = ip4_dot_octet(&p, end, &out[1], bounded);
+        if (r != PP_OK)
+            break;
+        ip4_mark_at(m, p, end, 2, bounded);
+        /* fallthrough */
+    case 2:
+        r = ip4_dot_octet(&p, end, &out[2], bounded);
+        if (r != PP_OK)
+            break;
+        ip4_mark_at(m, p, end, 3, bounded);
+        /* fallthrough */
+    default:
+        r = ip4_dot_octet(&p, end, &out[3], bounded);
+        if (r == PP_OK)
+            *stop = p;
+        break;
+    }
+    return r;
+}
+
+static PP_INLINE int ip4_parse(const uint8_t *p, const uint8_t *end,
+                               uint8_t out[4], const uint8_t **stop,
+                               int bounded)
+{
+    ip4_mark m;
+
+    m.at = p;
+    m.done = 0;
+    return ip4_parse_from(&m, end, out, stop, bounded);
+}
+
 /* Strict address text parsers over [p, end), no NUL needed. Parsing stops
  * at the first byte that cannot continue the address. PP_OK: [p, *stop) is
  * a complete address (*stop may be end, where more could still follow);
@@ -638,94 +800,110 @@ static int ip4_octet(const uint8_t **pp, const uint8_t *end, uint8_t *out)
 static int parse_ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
                      const uint8_t **stop)
 {
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        int r;
-        if (i > 0) {
-            if (p == end)
-                return PP_INCOMPLETE;
-            if (*p++ != '.')
-                return PP_ERR_V1_ADDRESS;
-        }
-        r = ip4_octet(&p, end, &out[i]);
-        if (r != PP_OK)
-            return r;
-    }
-    *stop = p;
-    return PP_OK;
+    return ip4_parse(p, end, out, stop, 1);
 }
 
-/* Expand groups g[0..n) with "::" at index dc (-1: none) into 16 bytes. */
+/* Expand groups g[0..n) with "::" at index dc (-1: none) into 16 bytes:
+ * the groups from dc on move right by the 8 - n groups "::" stands for. */
 static void ip6_expand(const uint16_t *g, int n, int dc, uint8_t out[16])
 {
-    int i, tail = dc < 0 ? 0 : n - dc;
+    int i, head = dc < 0 ? n : dc, shift = 8 - n;
 
     memset(out, 0, 16);
-    for (i = 0; i < n - tail; i++)
+    for (i = 0; i < head; i++)
         store_be16(out + 2 * i, g[i]);
-    for (i = 0; i < tail; i++)
-        store_be16(out + 16 - 2 * tail + 2 * i, g[n - tail + i]);
+    for (; i < n; i++)
+        store_be16(out + 2 * (i + shift), g[i]);
 }
 
-/* Groups still allowed: 8 in all, and "::" stands for at least one. */
-static int ip6_room(int n, int dc)
+/* One more hex digit into *v when the next byte is one. */
+static PP_INLINE int hex_more(const uint8_t **pp, const uint8_t *end,
+                              unsigned *v, int bounded)
 {
-    return (dc < 0 ? 8 : 7) - n;
+    unsigned d;
+
+    if (!HAVE(*pp, end, bounded) || (d = hex_digit(**pp)) > 15)
+        return 0;
+    *v = *v << 4 | d;
+    (*pp)++;
+    return 1;
 }
 
-static int parse_ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
-                     const uint8_t **stop)
+/* One group of 1..4 hex digits at *pp into *v; the number of digits, 0
+ * when none, or -1 for a fifth digit. Written out like the IPv4 octet. */
+static PP_INLINE int ip6_group(const uint8_t **pp, const uint8_t *end,
+                               unsigned *v, int bounded)
+{
+    *v = 0;
+    if (!hex_more(pp, end, v, bounded))
+        return 0;
+    if (!hex_more(pp, end, v, bounded))
+        return 1;
+    if (!hex_more(pp, end, v, bounded))
+        return 2;
+    if (!hex_more(pp, end, v, bounded))
+        return 3;
+    if (HAVE(*pp, end, bounded) && hex_digit(**pp) < 16)
+        return -1;
+    return 4;
+}
+
+/* The groups are kept in g[] and placed once the "::" position is known.
+ * max is the number of groups allowed: 8, or 7 once "::" stands for at
+ * least one. */
+static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
+                               uint8_t out[16], const uint8_t **stop,
+                               int bounded)
 {
     uint16_t g[8];
-    int n = 0, dc = -1, after_dc = 0;
+    int n = 0, dc = -1, after_dc = 0, max = 8;
 
-    if (p != end && *p == ':') {
-        if (++p == end)
+    if (HAVE(p, end, bounded) && *p == ':') {
+        p++;
+        if (!HAVE(p, end, bounded))
             return PP_INCOMPLETE;
         if (*p++ != ':')
             return PP_ERR_V1_ADDRESS;
         dc = 0;
         after_dc = 1;
+        max = 7;
     }
     for (;;) {
         const uint8_t *group = p;
-        unsigned v = 0, d;
+        unsigned v;
+        int digits;
 
-        if (p == end) {
+        if (!HAVE(p, end, bounded)) {
             if (!after_dc)
                 return PP_INCOMPLETE;
             break; /* "::" ends the bytes: complete, though more may come */
         }
-        while (p != end && (d = hex_digit(*p)) < 16) {
-            if (p - group == 4)
-                return PP_ERR_V1_ADDRESS; /* five hex digits */
-            v = v << 4 | d;
-            p++;
-        }
-        if (p == group) {
+        digits = ip6_group(&p, end, &v, bounded);
+        if (digits < 0)
+            return PP_ERR_V1_ADDRESS; /* five hex digits */
+        if (digits == 0) {
             if (!after_dc)
                 return PP_ERR_V1_ADDRESS;
             break; /* the address ends right after "::" */
         }
-        if (p != end && *p == '.') {
+        if (HAVE(p, end, bounded) && *p == '.') {
             uint8_t v4[4];
             int r;
-            if (ip6_room(n, dc) < 2 || (dc < 0 && n != 6))
+            if (max - n < 2 || (dc < 0 && n != 6))
                 return PP_ERR_V1_ADDRESS;
-            r = parse_ip4(group, end, v4, &p);
+            r = ip4_parse(group, end, v4, &p, bounded);
             if (r != PP_OK)
                 return r;
             g[n++] = load_be16(v4);
             g[n++] = load_be16(v4 + 2);
             break;
         }
-        if (ip6_room(n, dc) <= 0)
+        if (n >= max)
             return PP_ERR_V1_ADDRESS;
         g[n++] = (uint16_t)v;
         after_dc = 0;
-        if (p == end) {
-            if (ip6_room(n, dc) == 0 || dc >= 0)
+        if (!HAVE(p, end, bounded)) {
+            if (n == max || dc >= 0)
                 break; /* complete, though more may follow */
             return PP_INCOMPLETE;
         }
@@ -734,15 +912,17 @@ static int parse_ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
                 return PP_ERR_V1_ADDRESS;
             break;
         }
-        if (ip6_room(n, dc) <= 0)
+        if (n >= max)
             return PP_ERR_V1_ADDRESS;
-        if (++p == end)
+        p++;
+        if (!HAVE(p, end, bounded))
             return PP_INCOMPLETE;
         if (*p == ':') {
             if (dc >= 0)
                 return PP_ERR_V1_ADDRESS;
             dc = n;
             after_dc = 1;
+            max = 7;
             p++;
         }
     }
@@ -751,13 +931,18 @@ static int parse_ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
     return PP_OK;
 }
 
+static int parse_ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
+                     const uint8_t **stop)
+{
+    return ip6_parse(p, end, out, stop, 1);
+}
+
 /* ======================================================================
  * Parser state
  * ==================================================================== */
 
 enum stage {
-    ST_START = 0,
-    ST_V1_SIG,
+    ST_START = 0, /* v1 signature or v2 fixed part not all in yet */
     ST_V1_FAMILY,
     ST_V1_SRC,
     ST_V1_DST,
@@ -765,9 +950,9 @@ enum stage {
     ST_V1_DPORT,
     ST_V1_REST, /* UNKNOWN: anything up to the CR */
     ST_V1_LF,
-    ST_V2_FIXED,
     ST_V2_TLVS,
-    ST_DONE
+    ST_DONE,  /* sticky: a length; ST_DONE and ST_FAILED come last */
+    ST_FAILED /* sticky: the error in result */
 };
 
 #define V1_NEED 1 /* internal: the field runs into the end of the bytes */
@@ -780,22 +965,49 @@ static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
  * v1
  * ==================================================================== */
 
-/* A decimal port 0..65535 without leading zeros. */
-static int v1_port(const uint8_t *p, const uint8_t *end, uint16_t *out,
-                   const uint8_t **stop)
+/* The first n bytes of p equal those of text. A plain loop: for the few
+ * bytes of a cut-short token or signature a library call costs more. */
+static int prefix_eq(const uint8_t *p, const void *text, size_t n)
 {
-    unsigned v, d, n;
+    const uint8_t *t = (const uint8_t *)text;
+    size_t i;
 
-    if (p == end)
+    for (i = 0; i < n; i++)
+        if (p[i] != t[i])
+            return 0;
+    return 1;
+}
+
+/* One more port digit into *v when the next byte is one. */
+static PP_INLINE int port_digit(const uint8_t **pp, const uint8_t *end,
+                                unsigned *v, int bounded)
+{
+    unsigned d;
+
+    if (!HAVE(*pp, end, bounded) || (d = dec_digit(**pp)) > 9)
+        return 0;
+    *v = *v * 10 + d;
+    (*pp)++;
+    return 1;
+}
+
+/* A decimal port 0..65535 without leading zeros: up to 5 digits, none
+ * after a leading 0. Written out like the IPv4 octet. */
+static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
+                             uint16_t *out, const uint8_t **stop,
+                             int bounded)
+{
+    unsigned v;
+
+    if (!HAVE(p, end, bounded))
         return PP_INCOMPLETE;
     v = dec_digit(*p++);
     if (v > 9)
         return PP_ERR_V1_PORT;
-    for (n = 1; v != 0 && n < 5 && p != end && (d = dec_digit(*p)) <= 9; n++) {
-        v = v * 10 + d;
-        p++;
-    }
-    if (v > 65535)
+    if (v != 0 && port_digit(&p, end, &v, bounded) &&
+        port_digit(&p, end, &v, bounded) &&
+        port_digit(&p, end, &v, bounded) &&
+        port_digit(&p, end, &v, bounded) && v > 65535)
         return PP_ERR_V1_PORT;
     *out = (uint16_t)v;
     *stop = p;
@@ -815,14 +1027,22 @@ static int v1_family(const uint8_t *p, const uint8_t *end, uint8_t *family,
     size_t avail = (size_t)(end - p);
     int i, prefix = 0;
 
-    if (avail >= 4 && memcmp(p, "TCP", 3) == 0 && (p[3] == '4' || p[3] == '6')) {
+    /* Whole tokens first, each with fixed-size compares (a load or two);
+     * the loop below handles tokens cut short by the end of the bytes. */
+    if (avail >= 4 &&
+        (memcmp(p, "TCP4", 4) == 0 || memcmp(p, "TCP6", 4) == 0)) {
         *family = p[3] == '4' ? PP_AF_INET : PP_AF_INET6;
         *stop = p + 4;
         return PP_OK;
     }
+    if (avail >= 7 && memcmp(p, "UNKNOWN", 7) == 0) {
+        *family = PP_AF_UNSPEC;
+        *stop = p + 7;
+        return PP_OK;
+    }
     for (i = 0; i < 3; i++) {
         size_t n = avail < tokens[i].len ? avail : tokens[i].len;
-        if (memcmp(p, tokens[i].text, n) != 0)
+        if (!prefix_eq(p, tokens[i].text, n))
             continue;
         if (n < tokens[i].len) {
             prefix = 1;
@@ -835,11 +1055,15 @@ static int v1_family(const uint8_t *p, const uint8_t *end, uint8_t *family,
     return prefix ? PP_INCOMPLETE : PP_ERR_V1_FAMILY;
 }
 
-/* Checks at the first byte of a field. */
-static int v1_field_start(const uint8_t *p, const uint8_t *end)
+/* Checks at the first byte of a field. SP, CR and LF are all <= ' ': one
+ * compare passes the usual first byte. */
+static PP_INLINE int v1_field_start(const uint8_t *p, const uint8_t *end,
+                                    int bounded)
 {
-    if (p == end)
+    if (!HAVE(p, end, bounded))
         return V1_NEED;
+    if (*p > ' ')
+        return 0;
     if (*p == ' ' || *p == '\r')
         return PP_ERR_V1_SYNTAX;
     if (*p == '\n')
@@ -849,10 +1073,11 @@ static int v1_field_start(const uint8_t *p, const uint8_t *end)
 
 /* After a field parser returned r and stopped at s: 0 when s holds the
  * expected separator sep, V1_NEED, or the error the bytes prove. */
-static int v1_field_end(int r, const uint8_t *s, const uint8_t *end,
-                        uint8_t sep, int field_err)
+static PP_INLINE int v1_field_end(int r, const uint8_t *s,
+                                  const uint8_t *end, uint8_t sep,
+                                  int field_err, int bounded)
 {
-    if (r == PP_INCOMPLETE || (r == PP_OK && s == end))
+    if (r == PP_INCOMPLETE || (r == PP_OK && !HAVE(s, end, bounded)))
         return V1_NEED;
     if (r != PP_OK)
         return field_err;
@@ -865,40 +1090,119 @@ static int v1_field_end(int r, const uint8_t *s, const uint8_t *end,
     return field_err;
 }
 
-static int v1_address(const pp_header *hdr, const uint8_t *p,
-                      const uint8_t *end, uint8_t ip[16],
-                      const uint8_t **stop)
+/* The most bytes a field's parser and v1_field_end read from the field's
+ * start: the longest prefix the parser accepts plus the byte it stops at.
+ * An accepted prefix is always the start of some valid text (errors come
+ * as soon as the bytes prove them), so it is at most as long as the
+ * longest valid text: "255.255.255.255" (15), a port (5), IPv6 with an
+ * IPv4 tail "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). An
+ * exhaustive search over the parsers' inputs agrees. With that many bytes
+ * before end, the unbounded copy runs. */
+#define IP4_SPAN 16
+#define IP6_SPAN 46
+#define PORT_SPAN 6
+
+/* From a mark: the first byte of the field is checked only at its start. */
+static PP_INLINE int v1_ip4_field(ip4_mark *m, const uint8_t *end,
+                                  uint8_t ip[16], const uint8_t **stop,
+                                  int bounded)
 {
-    int r = v1_field_start(p, end);
+    int r = m->done == 0 ? v1_field_start(m->at, end, bounded) : 0;
     if (r != 0)
         return r;
-    r = hdr->family == PP_AF_INET ? parse_ip4(p, end, ip, stop)
-                                  : parse_ip6(p, end, ip, stop);
-    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_ADDRESS);
+    r = ip4_parse_from(m, end, ip, stop, bounded);
+    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
+}
+
+static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
+                                  uint8_t ip[16], const uint8_t **stop,
+                                  int bounded)
+{
+    int r = v1_field_start(p, end, bounded);
+    if (r != 0)
+        return r;
+    r = ip6_parse(p, end, ip, stop, bounded);
+    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
+}
+
+/* One function per family, each holding its bounded and unbounded copy
+ * (out of line, so that the copies exist once). A bounded IPv4 parse goes
+ * on from the octets already final (st->part, st->part_at), so that bytes
+ * fed one at a time are not parsed again and again. */
+static PP_NOINLINE int v1_ip4_address(pp__progress *st, const uint8_t *p,
+                                      const uint8_t *end, uint8_t ip[16],
+                                      const uint8_t **stop)
+{
+    ip4_mark m;
+    int r;
+
+    if ((size_t)(end - p) >= IP4_SPAN) {
+        /* Always finishes the field: from its start, as a fresh parse. */
+        st->part = st->part_at = 0;
+        m.at = p;
+        m.done = 0;
+        return v1_ip4_field(&m, end, ip, stop, 0);
+    }
+    m.at = p;
+    m.done = 0;
+    if (st->part_at <= (size_t)(end - p)) { /* else fewer bytes than before */
+        m.at = p + st->part_at;
+        m.done = st->part;
+    }
+    r = v1_ip4_field(&m, end, ip, stop, 1);
+    /* Only the end of the bytes leaves the field open: keep the mark. */
+    st->part = r == V1_NEED ? (uint8_t)m.done : 0;
+    st->part_at = r == V1_NEED ? (uint8_t)(m.at - p) : 0;
+    return r;
+}
+
+static PP_NOINLINE int v1_ip6_address(const uint8_t *p, const uint8_t *end,
+                                      uint8_t ip[16], const uint8_t **stop)
+{
+    if ((size_t)(end - p) >= IP6_SPAN)
+        return v1_ip6_field(p, end, ip, stop, 0);
+    return v1_ip6_field(p, end, ip, stop, 1);
+}
+
+static int v1_address(pp_header *hdr, const uint8_t *p, const uint8_t *end,
+                      uint8_t ip[16], const uint8_t **stop)
+{
+    if (hdr->family == PP_AF_INET)
+        return v1_ip4_address(&hdr->pp__p, p, end, ip, stop);
+    return v1_ip6_address(p, end, ip, stop);
+}
+
+static PP_INLINE int v1_port_in(const uint8_t *p, const uint8_t *end,
+                                uint16_t *port, uint8_t sep,
+                                const uint8_t **stop, int bounded)
+{
+    int r = v1_field_start(p, end, bounded);
+    if (r != 0)
+        return r;
+    r = v1_port(p, end, port, stop, bounded);
+    return v1_field_end(r, *stop, end, sep, PP_ERR_V1_PORT, bounded);
 }
 
 static int v1_port_field(const uint8_t *p, const uint8_t *end,
                          uint16_t *port, uint8_t sep, const uint8_t **stop)
 {
-    int r = v1_field_start(p, end);
-    if (r != 0)
-        return r;
-    r = v1_port(p, end, port, stop);
-    return v1_field_end(r, *stop, end, sep, PP_ERR_V1_PORT);
+    if ((size_t)(end - p) >= PORT_SPAN)
+        return v1_port_in(p, end, port, sep, stop, 0);
+    return v1_port_in(p, end, port, sep, stop, 1);
 }
 
 /* The protocol token and what follows it: the next stage, or an error. */
 static int v1_family_field(pp_header *hdr, const uint8_t *p,
                            const uint8_t *end, const uint8_t **stop)
 {
-    int r = v1_field_start(p, end);
+    int r = v1_field_start(p, end, 1);
     if (r != 0)
         return r;
     r = v1_family(p, end, &hdr->family, stop);
     if (r == PP_OK && hdr->family == PP_AF_UNSPEC && *stop != end &&
         (**stop == ' ' || **stop == '\r'))
         return 0; /* UNKNOWN may end the line at once */
-    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_FAMILY);
+    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_FAMILY, 1);
 }
 
 /* UNKNOWN: skip to the first CR; an LF before it is a lone LF. */
@@ -916,22 +1220,22 @@ static int v1_rest(const uint8_t *p, const uint8_t *end, const uint8_t **stop)
     return V1_NEED;
 }
 
+/* max_len when it is 1..106, else 107: one compare (0 wraps around). */
 static size_t v1_limit(const pp_header *hdr)
 {
-    return hdr->max_len != 0 && hdr->max_len < PP_V1_MAX_LEN
-               ? hdr->max_len
-               : PP_V1_MAX_LEN;
+    return hdr->max_len - 1 < PP_V1_MAX_LEN - 1 ? hdr->max_len
+                                                : PP_V1_MAX_LEN;
 }
 
 /* The v1 line, resumable at each field: fields already checked are not
- * looked at again; the field in progress is re-read from its start, at
- * most 45 bytes, so byte-by-byte feeding costs a bounded multiple. */
-static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
+ * looked at again; the field in progress is re-read from its start (an
+ * IPv4 address from its first octet not yet final), at most 45 bytes, so
+ * byte-by-byte feeding costs a bounded multiple. Fields are read from
+ * [st->pos, end), end being where the CR must come by. */
+static int v1_fields(pp_header *hdr, const uint8_t *buf, size_t len,
+                     const uint8_t *end)
 {
     pp__progress *st = &hdr->pp__p;
-    size_t limit = v1_limit(hdr);
-    /* The CR must sit within the first limit - 1 bytes. */
-    const uint8_t *end = buf + (len < limit - 1 ? len : limit - 1);
     const uint8_t *p = buf + st->pos, *s = p;
     int r = 0;
 
@@ -1005,10 +1309,23 @@ static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
     }
     if (r != V1_NEED)
         return r;
-    /* More bytes cannot help once the CR can no longer come in time. */
-    if (st->stage != ST_V1_LF && (size_t)(end - buf) == limit - 1)
-        return limit == PP_V1_MAX_LEN ? PP_ERR_V1_TOO_LONG : PP_ERR_TOO_LONG;
     st->pos = (uint32_t)(p - buf);
+    return V1_NEED;
+}
+
+static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
+{
+    pp__progress *st = &hdr->pp__p;
+    size_t limit = v1_limit(hdr);
+    /* The CR must sit within the first limit - 1 bytes. */
+    const uint8_t *end = buf + (len < limit - 1 ? len : limit - 1);
+    int r = v1_fields(hdr, buf, len, end);
+
+    if (r != V1_NEED)
+        return r;
+    /* More bytes cannot help once the CR can no longer come in time. */
+    if ((size_t)(end - buf) == limit - 1 && st->stage != ST_V1_LF)
+        return limit == PP_V1_MAX_LEN ? PP_ERR_V1_TOO_LONG : PP_ERR_TOO_LONG;
     return PP_INCOMPLETE;
 }
 
@@ -1018,7 +1335,7 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
     size_t n = len < 5 ? len : 5;
 
     if (len < 6 || memcmp(buf, "PROXY ", 6) != 0) {
-        if (memcmp(buf, "PROXY", n) != 0)
+        if (!prefix_eq(buf, "PROXY", n))
             return PP_ERR_NOT_PROXY;
     }
     if (len < 5)
@@ -1039,36 +1356,35 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
  * ==================================================================== */
 
 /* Address block length for a valid family/transport byte (0x00, or family
- * 1..3 with transport 1..2), -1 if invalid. */
+ * 1..3 with transport 1..2), -1 if invalid. A switch of constants, which
+ * compilers turn into one table lookup. */
 static int v2_block_len(uint8_t fam)
 {
-    static const uint8_t block[4] = {0, 12, 36, 216};
-    unsigned af = (unsigned)fam >> 4, tr = fam & 0xFu;
-
-    if (fam == 0)
-        return 0;
-    if (af - 1 > 2 || tr - 1 > 1)
-        return -1;
-    return block[af];
+    switch (fam) {
+    case 0x00: return 0;
+    case 0x11: case 0x12: return 12;
+    case 0x21: case 0x22: return 36;
+    case 0x31: case 0x32: return 216;
+    default: return -1;
+    }
 }
 
-/* The signature, compared with a fixed size when all of it is there (the
- * compiler turns that into two loads), else as far as the bytes go. */
-static int v2_sig_prefix_ok(const uint8_t *buf, size_t len)
+/* Byte 12: version 2 (checked first), command LOCAL or PROXY. */
+static int v2_version_command(uint8_t b)
 {
-    if (len >= 12)
-        return memcmp(buf, v2_sig, 12) == 0;
-    return memcmp(buf, v2_sig, len) == 0;
+    if ((unsigned)b - 0x20 <= PP_CMD_PROXY)
+        return 0; /* 0x20 or 0x21: the only valid values */
+    return (b >> 4) != 2 ? PP_ERR_V2_VERSION : PP_ERR_V2_COMMAND;
 }
 
-/* The 16 fixed bytes, checked as they arrive. */
-static int v2_fixed(pp_header *hdr, const uint8_t *buf, size_t len)
+/* Fewer than the 16 fixed bytes: the error they prove, or PP_INCOMPLETE.
+ * The same checks as v2_fixed, each as soon as its byte is in. */
+static int v2_fixed_prefix(const pp_header *hdr, const uint8_t *buf,
+                           size_t len)
 {
-    pp__progress *st = &hdr->pp__p;
-    uint32_t addr_len, block;
-    int b;
+    int r;
 
-    if (!v2_sig_prefix_ok(buf, len))
+    if (!prefix_eq(buf, v2_sig, len < 12 ? len : 12))
         return PP_ERR_NOT_PROXY;
     if (len < 12)
         return PP_INCOMPLETE;
@@ -1076,29 +1392,41 @@ static int v2_fixed(pp_header *hdr, const uint8_t *buf, size_t len)
         return PP_ERR_VERSION_DISABLED;
     if (len < 13)
         return PP_INCOMPLETE;
-    if ((buf[12] >> 4) != 2)
-        return PP_ERR_V2_VERSION;
-    if ((buf[12] & 0xF) > PP_CMD_PROXY)
-        return PP_ERR_V2_COMMAND;
-    if (len < 14)
-        return PP_INCOMPLETE;
-    b = v2_block_len(buf[13]);
-    if (b < 0)
+    r = v2_version_command(buf[12]);
+    if (r != 0)
+        return r;
+    if (len >= 14 && v2_block_len(buf[13]) < 0)
         return PP_ERR_V2_FAMILY;
-    if (len < 16)
-        return PP_INCOMPLETE;
-    block = (uint32_t)b;
-    addr_len = load_be16(buf + 14);
-    if ((buf[12] & 0xF) == PP_CMD_PROXY && addr_len < block)
+    return PP_INCOMPLETE;
+}
+
+/* The 16 fixed bytes, all in: checked in the order v2_fixed_prefix uses,
+ * then the length. Returns the header length 16 + L, or an error; *tlv_at
+ * gets the offset of the TLV region. */
+static int v2_fixed(const pp_header *hdr, const uint8_t *buf,
+                    uint32_t *tlv_at)
+{
+    uint8_t cmd = buf[12];
+    uint32_t addr_len = load_be16(buf + 14), total = 16 + addr_len;
+    int r, block;
+
+    if (memcmp(buf, v2_sig, 12) != 0)
+        return PP_ERR_NOT_PROXY;
+    if (hdr->flags & PP_F_NO_V2)
+        return PP_ERR_VERSION_DISABLED;
+    r = v2_version_command(cmd);
+    if (r != 0)
+        return r;
+    block = v2_block_len(buf[13]);
+    if (block < 0)
+        return PP_ERR_V2_FAMILY;
+    if ((cmd & 0xF) == PP_CMD_PROXY && addr_len < (uint32_t)block)
         return PP_ERR_V2_ADDR_LEN;
-    if (hdr->max_len != 0 && 16 + (size_t)addr_len > hdr->max_len)
+    if (hdr->max_len != 0 && total > hdr->max_len)
         return PP_ERR_TOO_LONG;
-    st->total = 16 + addr_len;
     /* A LOCAL block too short for its family is skipped unexamined. */
-    st->pos = addr_len >= block ? 16 + block : st->total;
-    st->tlv_at = st->pos;
-    st->stage = ST_V2_TLVS;
-    return 0;
+    *tlv_at = addr_len >= (uint32_t)block ? 16 + (uint32_t)block : total;
+    return (int)total;
 }
 
 /* Sub-TLVs of a complete SSL TLV value must tile it after client+verify. */
@@ -1114,15 +1442,16 @@ static int v2_ssl_tiles(const uint8_t *v, uint32_t len)
     return pos == len;
 }
 
-/* Checks one TLV needs from its header alone. */
-static int v2_tlv_header(pp__progress *st, uint8_t type, uint32_t vlen,
+/* Checks one TLV needs from its header alone; *crc_at is the offset of
+ * the CRC32C value seen so far (0: none). */
+static int v2_tlv_header(uint32_t *crc_at, uint8_t type, uint32_t vlen,
                          uint32_t at)
 {
     switch (type) {
     case PP_TLV_CRC32C:
-        if (vlen != 4 || (st->crc_at != 0 && st->crc_at != at + 3))
+        if (vlen != 4 || (*crc_at != 0 && *crc_at != at + 3))
             return PP_ERR_TLV_CRC32C;
-        st->crc_at = at + 3;
+        *crc_at = at + 3;
         return 0;
     case PP_TLV_UNIQUE_ID:
         return vlen > PP_UNIQUE_ID_MAX ? PP_ERR_TLV_UNIQUE_ID : 0;
@@ -1138,45 +1467,53 @@ static int v2_tlv_header(pp__progress *st, uint8_t type, uint32_t vlen,
  * only, so each is looked at once. */
 static int v2_tlvs(pp__progress *st, const uint8_t *buf, size_t len)
 {
-    uint32_t pos = st->pos, total = st->total;
+    uint32_t pos = st->pos, total = st->total, crc_at = st->crc_at;
+    int r = 0;
 
+    /* 1 or 2 bytes where a TLV header would start can never hold one.
+     * Checked here for the region's first TLV; each TLV checks for the
+     * one after it, so later positions are never 1 or 2 bytes short. */
+    if (pos < total && total - pos < 3)
+        return PP_ERR_TLV_TRUNCATED;
     while (pos < total) {
         uint32_t vlen, next;
-        int r;
+        uint8_t type;
 
-        if (total - pos < 3)
-            return PP_ERR_TLV_TRUNCATED;
         if (len < (size_t)pos + 3)
             break;
+        type = buf[pos];
         vlen = load_be16(buf + pos + 1);
-        if (vlen > total - pos - 3)
-            return PP_ERR_TLV_TRUNCATED;
-        r = v2_tlv_header(st, buf[pos], vlen, pos);
+        if (vlen > total - pos - 3) {
+            r = PP_ERR_TLV_TRUNCATED;
+            break;
+        }
+        r = v2_tlv_header(&crc_at, type, vlen, pos);
         if (r != 0)
-            return r;
+            break;
         next = pos + 3 + vlen;
-        /* 1 or 2 bytes after this TLV can never hold one: known now. */
-        if (next < total && total - next < 3)
-            return PP_ERR_TLV_TRUNCATED;
-        if (buf[pos] == PP_TLV_SSL) {
+        /* 1 or 2 bytes after this TLV: known now (0 wraps around). */
+        if (total - next - 1 < 2) {
+            r = PP_ERR_TLV_TRUNCATED;
+            break;
+        }
+        if (type == PP_TLV_SSL) {
             if (len < next)
                 break;
-            if (!v2_ssl_tiles(buf + pos + 3, vlen))
-                return PP_ERR_TLV_SSL;
+            if (!v2_ssl_tiles(buf + pos + 3, vlen)) {
+                r = PP_ERR_TLV_SSL;
+                break;
+            }
         }
         pos = next;
     }
     st->pos = pos;
-    return 0;
+    st->crc_at = crc_at;
+    return r;
 }
 
 static int v2_crc_ok(const uint8_t *buf, uint32_t total, uint32_t at)
 {
-    static const uint8_t zero[4] = {0, 0, 0, 0};
-    uint32_t crc = pp_crc32c(0, buf, at);
-    crc = pp_crc32c(crc, zero, 4);
-    crc = pp_crc32c(crc, buf + at + 4, total - at - 4);
-    return crc == load_be32(buf + at);
+    return crc32c_gap(buf, total, at) == load_be32(buf + at);
 }
 
 static void v2_unix_addr(pp_addr *a, const uint8_t *field)
@@ -1187,23 +1524,32 @@ static void v2_unix_addr(pp_addr *a, const uint8_t *field)
     a->path_len = nul ? (size_t)(nul - field) : PP_UNIX_PATH_LEN;
 }
 
-/* Fill the result from a complete, valid v2 header. */
-static void v2_result(pp_header *hdr, const uint8_t *buf)
+/* Out of line: keeps the memchr calls (and the registers they need) off
+ * the INET/INET6 path of v2_result. */
+static PP_NOINLINE void v2_unix_addrs(pp_header *hdr, const uint8_t *buf)
 {
-    uint32_t total = hdr->pp__p.total;
-    uint32_t tlv_at = hdr->pp__p.tlv_at;
+    v2_unix_addr(&hdr->src, buf + 16);
+    v2_unix_addr(&hdr->dst, buf + 16 + PP_UNIX_PATH_LEN);
+}
+
+/* Fill the result from a complete, valid v2 header. The wire bytes are
+ * read into locals first: stores into *hdr may alias buf. */
+static PP_INLINE void v2_result(pp_header *hdr, const uint8_t *buf,
+                                uint32_t total, uint32_t tlv_at)
+{
+    uint8_t cmd = buf[12] & 0xF, fam = buf[13];
 
     hdr->version = 2;
-    hdr->command = buf[12] & 0xF;
-    hdr->family = buf[13] >> 4;
-    hdr->transport = buf[13] & 0xF;
+    hdr->command = cmd;
+    hdr->family = fam >> 4;
+    hdr->transport = fam & 0xF;
     if (tlv_at < total) {
         hdr->tlvs = buf + tlv_at;
         hdr->tlvs_len = total - tlv_at;
     }
-    if (hdr->command != PP_CMD_PROXY)
+    if (cmd != PP_CMD_PROXY)
         return;
-    switch (hdr->family) {
+    switch (fam >> 4) {
     case PP_AF_INET:
         memcpy(hdr->src.ip, buf + 16, 4);
         memcpy(hdr->dst.ip, buf + 20, 4);
@@ -1217,98 +1563,143 @@ static void v2_result(pp_header *hdr, const uint8_t *buf)
         hdr->dst.port = load_be16(buf + 50);
         break;
     case PP_AF_UNIX:
-        v2_unix_addr(&hdr->src, buf + 16);
-        v2_unix_addr(&hdr->dst, buf + 16 + PP_UNIX_PATH_LEN);
+        v2_unix_addrs(hdr, buf);
         break;
     default:
         break;
     }
 }
 
-static int v2_parse(pp_header *hdr, const uint8_t *buf, size_t len)
+/* The TLV stage: TLVs as they arrive, then the CRC32C and the result. */
+static int v2_tlv_stage(pp_header *hdr, const uint8_t *buf, size_t len)
 {
     pp__progress *st = &hdr->pp__p;
-    int r;
+    uint32_t total = st->total;
 
-    if (st->stage != ST_V2_TLVS) {
-        r = v2_fixed(hdr, buf, len);
+    if (st->pos < total) {
+        int r = v2_tlvs(st, buf, len);
         if (r != 0)
             return r;
     }
-    r = v2_tlvs(st, buf, len);
-    if (r != 0)
-        return r;
-    if (len < st->total)
+    if (len < total)
         return PP_INCOMPLETE;
-    if (st->crc_at != 0 && !v2_crc_ok(buf, st->total, st->crc_at))
+    if (st->crc_at != 0 && !v2_crc_ok(buf, total, st->crc_at))
         return PP_ERR_CRC32C_MISMATCH;
-    v2_result(hdr, buf);
-    return (int)st->total;
+    v2_result(hdr, buf, total, st->tlv_at);
+    return (int)total;
+}
+
+/* v2 from byte 0, until the fixed part is all in; then the TLV stage. */
+static PP_INLINE int v2_begin(pp_header *hdr, const uint8_t *buf,
+                              size_t len)
+{
+    pp__progress *st = &hdr->pp__p;
+    uint32_t tlv_at = 0;
+    int total;
+
+    if (len < 16)
+        return v2_fixed_prefix(hdr, buf, len);
+    total = v2_fixed(hdr, buf, &tlv_at);
+    if (total < 0)
+        return total;
+    /* Whole and without TLVs: nothing is left to check (the common case,
+     * answered without setting up the TLV stage). */
+    if (tlv_at == (uint32_t)total && len >= (size_t)total) {
+        st->tlv_at = tlv_at; /* for v2_repoint */
+        v2_result(hdr, buf, (uint32_t)total, tlv_at);
+        return total;
+    }
+    st->total = (uint32_t)total;
+    st->pos = tlv_at;
+    st->tlv_at = tlv_at;
+    st->stage = ST_V2_TLVS;
+    return v2_tlv_stage(hdr, buf, len);
+}
+
+/* A sticky v2 success called with a new buffer: the same result, its views
+ * into this buffer. Out of line: the sticky path is rare. */
+static PP_NOINLINE void v2_repoint(pp_header *hdr, const uint8_t *buf)
+{
+    v2_result(hdr, buf, (uint32_t)hdr->length, hdr->pp__p.tlv_at);
 }
 
 /* ======================================================================
  * Entry point
  * ==================================================================== */
 
-static int parse_step(pp_header *hdr, const uint8_t *buf, size_t len)
+/* A max_len (0: none) below n bytes. */
+static int below(size_t max_len, size_t n)
 {
-    switch (hdr->pp__p.stage) {
-    case ST_START:
-        if (buf[0] == 'P') {
-            if (hdr->max_len != 0 && hdr->max_len < V1_MIN_LEN)
-                return PP_ERR_TOO_LONG;
-            hdr->pp__p.stage = ST_V1_SIG;
-            return v1_signature(hdr, buf, len);
-        }
-        if (buf[0] == '\r') {
-            if (hdr->max_len != 0 && hdr->max_len < 16)
-                return PP_ERR_TOO_LONG;
-            hdr->pp__p.stage = ST_V2_FIXED;
-            return v2_parse(hdr, buf, len);
-        }
-        return PP_ERR_NOT_PROXY;
-    case ST_V1_SIG:
-        return v1_signature(hdr, buf, len);
-    case ST_V2_FIXED:
-    case ST_V2_TLVS:
-        return v2_parse(hdr, buf, len);
-    default:
-        return v1_parse(hdr, buf, len);
-    }
+    return max_len != 0 && max_len < n;
 }
 
-int pp_parse(pp_header *hdr, const void *buf, size_t len)
+/* Record a finished result (a length or an error) so that it sticks. */
+static PP_INLINE int settle(pp_header *hdr, int r)
 {
-    pp__progress *st = &hdr->pp__p;
-    int r;
-
-    if (st->stage == ST_DONE) {
-        /* The buffer may have moved: point the views at this one. */
-        if (hdr->version == 2 && buf != NULL && len >= hdr->length)
-            v2_result(hdr, (const uint8_t *)buf);
-        return (int)hdr->length;
-    }
-    if (st->result != 0)
-        return st->result;
-    if (len == 0)
-        return PP_INCOMPLETE;
-    r = parse_step(hdr, (const uint8_t *)buf, len);
     if (r > 0) {
         hdr->length = (size_t)r;
-        st->stage = ST_DONE;
+        hdr->pp__p.stage = ST_DONE;
     } else if (r != PP_INCOMPLETE) {
-        st->result = (int8_t)r;
+        hdr->pp__p.result = (int8_t)r;
+        hdr->pp__p.stage = ST_FAILED;
     }
     return r;
 }
 
+/* A call after a finished result: the same answer. */
+static PP_NOINLINE int sticky(pp_header *hdr, const void *buf, size_t len)
+{
+    if (hdr->pp__p.stage == ST_FAILED)
+        return hdr->pp__p.result;
+    /* The buffer may have moved: point the views at this one. */
+    if (hdr->version == 2 && buf != NULL && len >= hdr->length)
+        v2_repoint(hdr, (const uint8_t *)buf);
+    return (int)hdr->length;
+}
+
+/* Later calls, resuming where the previous one stopped. */
+static PP_INLINE int parse_more(pp_header *hdr, const uint8_t *buf,
+                                size_t len)
+{
+    if (hdr->pp__p.stage == ST_V2_TLVS)
+        return settle(hdr, v2_tlv_stage(hdr, buf, len));
+    return settle(hdr, v1_parse(hdr, buf, len));
+}
+
+/* Until the signature (v1) or fixed part (v2) is all in, each call starts
+ * again from byte 0 (stage ST_START). The first call's v2 path is inlined
+ * here: a whole v2 header without TLVs needs no further call. */
+int pp_parse(pp_header *hdr, const void *buf, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    uint8_t stage = hdr->pp__p.stage;
+
+    if (stage == ST_START && len != 0) {
+        /* A max_len below the shortest header is too long at byte 1. */
+        if (b[0] == '\r')
+            return settle(hdr, below(hdr->max_len, 16)
+                                   ? PP_ERR_TOO_LONG
+                                   : v2_begin(hdr, b, len));
+        if (b[0] == 'P')
+            return settle(hdr, below(hdr->max_len, V1_MIN_LEN)
+                                   ? PP_ERR_TOO_LONG
+                                   : v1_signature(hdr, b, len));
+        return settle(hdr, PP_ERR_NOT_PROXY);
+    }
+    if (stage >= ST_DONE) /* ST_DONE and ST_FAILED come last */
+        return sticky(hdr, buf, len);
+    if (len == 0)
+        return PP_INCOMPLETE;
+    return parse_more(hdr, b, len);
+}
+
+/* total is set only once a v2 fixed part was accepted (and kept after a
+ * later error); v1 never sets it. */
 size_t pp_expected_len(const pp_header *hdr)
 {
     if (hdr->pp__p.stage == ST_DONE)
         return hdr->length;
-    if (hdr->pp__p.stage == ST_V2_TLVS)
-        return hdr->pp__p.total;
-    return 0;
+    return hdr->pp__p.total;
 }
 
 int pp_has_addresses(const pp_header *hdr)
