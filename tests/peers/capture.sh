@@ -186,13 +186,18 @@ hap_log() {
     return 1
 }
 
-# curl_http NAME URL LPORT [curl options]: one HTTP/1.1 GET from LPORT,
-# recording what curl sent in NAME.trace.
+# curl_http NAME URL LPORT [curl options]: one HTTP/1.1 GET from the first
+# free local port in LPORT..LPORT+20 (another process may have taken LPORT
+# since it was picked), recording what curl sent in NAME.trace. CURL_LPORT
+# gets the port curl used.
 curl_http() {
-    local name=$1 url=$2 lport=$3
+    local name=$1 url=$2 lport=$3 used
+    CURL_LPORT=
     shift 3
-    curl -sS --max-time 8 --http1.1 --local-port "$lport" \
-        --trace "$OUT/$name.trace" -o "$TMP/$name.body" "$@" "$url"
+    used=$(curl -sS --max-time 8 --http1.1 --local-port "$lport-$((lport + 20))" \
+        --trace "$OUT/$name.trace" -o "$TMP/$name.body" -w '%{local_port}' \
+        "$@" "$url") || return 1
+    CURL_LPORT=$used
 }
 
 # haproxy_plain NAME HOST SERVER-OPTIONS [BIND-OPTIONS]: curl -> HAProxy
@@ -212,6 +217,7 @@ haproxy_plain() {
                     *) url="http://$client:$fport/$name" ;; esac
     curl_http "$name" "$url" "$lport" -g ||
         case_failed "$name" "curl through haproxy"
+    lport=${CURL_LPORT:-$lport}
     cap_finish "$name" || case_failed "$name" "no capture"
     HLOG=$(hap_log "$name")
     stop_pid "$HAP_PID"
@@ -316,6 +322,7 @@ case_haproxy_v2_ssl_curl() {
         --resolve "pp.test:$FPORT:127.0.0.1" --cacert "$pki/ca.pem" \
         --cert "$pki/cli.crt" --key "$pki/cli.key" ||
         case_failed $n "curl through haproxy"
+    lport=${CURL_LPORT:-$lport}
     cap_finish $n || case_failed $n "no capture"
     HLOG=$(hap_log $n)
     stop_pid "$HAP_PID"
@@ -408,6 +415,7 @@ EOF
     lport=$(free_port "$host")
     url="http://$4:$fport/$n"
     curl_http "$n" "$url" "$lport" -g || case_failed "$n" "curl through nginx"
+    lport=${CURL_LPORT:-$lport}
     cap_finish "$n" || case_failed "$n" "no capture"
     stop_pid "$ngx"
     meta "$n" peer="nginx $NGINX_VERSION" \
@@ -425,6 +433,7 @@ case_curl() {
                   *) url="http://$host:$CAP_PORT/$n" ;; esac
     curl_http "$n" "$url" "$lport" -g --haproxy-protocol ||
         case_failed "$n" "curl"
+    lport=${CURL_LPORT:-$lport}
     cap_finish "$n" || case_failed "$n" "no capture"
     meta "$n" peer="curl $CURL_VERSION" \
         how="curl --haproxy-protocol straight to the capture listener" \
