@@ -1,8 +1,9 @@
 #!/bin/sh
 # Run every fuzz target built with -Dfuzzing=true for SECONDS each.
 #
-#   fuzz/run_fuzzers.sh BUILD_DIR SECONDS
+#   fuzz/run_fuzzers.sh BUILD_DIR SECONDS [TARGET ...]
 #
+# TARGET is parse, incremental, roundtrip, trust or sock; default all.
 # Each target starts from a scratch copy of its seed corpus (the tree is
 # never written), with the dictionary, a bounded input size and
 # -print_final_stats=1. Fails when any target crashes, leaks, reports a
@@ -11,12 +12,14 @@
 # coverage per target.
 set -u
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 BUILD_DIR SECONDS" >&2
+if [ $# -lt 2 ]; then
+    echo "usage: $0 BUILD_DIR SECONDS [TARGET ...]" >&2
     exit 2
 fi
 build=$1
 seconds=$2
+shift 2
+targets=${*:-parse incremental roundtrip trust sock}
 here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pphdr-fuzz.XXXXXX")
 status=0
@@ -33,7 +36,7 @@ max_len_of() {
 }
 
 printf '%-12s %-8s %12s %10s %s\n' target result execs cov_edges log
-for name in parse incremental roundtrip trust sock; do
+for name in $targets; do
     exe=$build/fuzz/${name}_fuzzer
     if [ ! -x "$exe" ]; then
         printf '%-12s %-8s\n' "$name" "not built"
