@@ -1334,18 +1334,19 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
 {
     size_t n = len < 5 ? len : 5;
 
-    if (len < 6 || memcmp(buf, "PROXY ", 6) != 0) {
+    /* The usual case first: all six bytes in and right, v1 allowed. */
+    if (len < 6 || memcmp(buf, "PROXY ", 6) != 0 ||
+        (hdr->flags & PP_F_NO_V1) != 0) {
         if (!prefix_eq(buf, "PROXY", n))
             return PP_ERR_NOT_PROXY;
+        if (len < 5)
+            return PP_INCOMPLETE;
+        if (hdr->flags & PP_F_NO_V1)
+            return PP_ERR_VERSION_DISABLED;
+        if (len < 6)
+            return PP_INCOMPLETE;
+        return PP_ERR_V1_SYNTAX; /* "PROXY" then not a space */
     }
-    if (len < 5)
-        return PP_INCOMPLETE;
-    if (hdr->flags & PP_F_NO_V1)
-        return PP_ERR_VERSION_DISABLED;
-    if (len < 6)
-        return PP_INCOMPLETE;
-    if (buf[5] != ' ')
-        return PP_ERR_V1_SYNTAX;
     hdr->pp__p.pos = 6;
     hdr->pp__p.stage = ST_V1_FAMILY;
     return v1_parse(hdr, buf, len);
@@ -1400,9 +1401,9 @@ static int v2_fixed_prefix(const pp_header *hdr, const uint8_t *buf,
     return PP_INCOMPLETE;
 }
 
-/* The 16 fixed bytes, all in: checked in the order v2_fixed_prefix uses,
- * then the length. Returns the header length 16 + L, or an error; *tlv_at
- * gets the offset of the TLV region. */
+/* The 16 fixed bytes, all in, the signature already checked: the rest in
+ * the order v2_fixed_prefix uses, then the length. Returns the header
+ * length 16 + L, or an error; *tlv_at gets the offset of the TLV region. */
 static int v2_fixed(const pp_header *hdr, const uint8_t *buf,
                     uint32_t *tlv_at)
 {
@@ -1410,8 +1411,6 @@ static int v2_fixed(const pp_header *hdr, const uint8_t *buf,
     uint32_t addr_len = load_be16(buf + 14), total = 16 + addr_len;
     int r, block;
 
-    if (memcmp(buf, v2_sig, 12) != 0)
-        return PP_ERR_NOT_PROXY;
     if (hdr->flags & PP_F_NO_V2)
         return PP_ERR_VERSION_DISABLED;
     r = v2_version_command(cmd);
@@ -1589,23 +1588,19 @@ static int v2_tlv_stage(pp_header *hdr, const uint8_t *buf, size_t len)
     return (int)total;
 }
 
-/* v2 from byte 0, until the fixed part is all in; then the TLV stage. */
-static PP_INLINE int v2_begin(pp_header *hdr, const uint8_t *buf,
-                              size_t len)
+/* The 16 fixed bytes are in and start with the signature: the rest of
+ * the fixed part, then the TLV stage. */
+static int v2_signed(pp_header *hdr, const uint8_t *buf, size_t len)
 {
     pp__progress *st = &hdr->pp__p;
     uint32_t tlv_at = 0;
-    int total;
+    int total = v2_fixed(hdr, buf, &tlv_at);
 
-    if (len < 16)
-        return v2_fixed_prefix(hdr, buf, len);
-    total = v2_fixed(hdr, buf, &tlv_at);
     if (total < 0)
         return total;
-    /* Whole and without TLVs: nothing is left to check (the common case,
-     * answered without setting up the TLV stage). */
+    /* Whole and without TLVs: nothing is left to check (answered without
+     * setting up the TLV stage). */
     if (tlv_at == (uint32_t)total && len >= (size_t)total) {
-        st->tlv_at = tlv_at; /* for v2_repoint */
         v2_result(hdr, buf, (uint32_t)total, tlv_at);
         return total;
     }
@@ -1616,11 +1611,84 @@ static PP_INLINE int v2_begin(pp_header *hdr, const uint8_t *buf,
     return v2_tlv_stage(hdr, buf, len);
 }
 
-/* A sticky v2 success called with a new buffer: the same result, its views
- * into this buffer. Out of line: the sticky path is rare. */
+/* v2 from byte 0, until the fixed part is all in; then the TLV stage. */
+static PP_INLINE int v2_begin(pp_header *hdr, const uint8_t *buf,
+                              size_t len)
+{
+    if (len < 16)
+        return v2_fixed_prefix(hdr, buf, len);
+    if (memcmp(buf, v2_sig, 12) != 0)
+        return PP_ERR_NOT_PROXY;
+    return v2_signed(hdr, buf, len);
+}
+
+/* Bytes 12..15 of the headers v2_plain answers, by family byte: version
+ * 2 with the command bit set (the PROXY value; LOCAL is matched with it
+ * set), the family, and L = the family's address block (big-endian): no
+ * TLVs. UNSPEC, INET and INET6 only (UNIX is left to the general path,
+ * which calls out for its paths); all zero, never matched, for others. */
+#define V2_PLAIN(fam, block) [fam] = {0x21, fam, 0, block}
+static const uint8_t v2_plain_tail[256][4] = {
+    V2_PLAIN(0x00, 0), V2_PLAIN(0x11, 12), V2_PLAIN(0x12, 12),
+    V2_PLAIN(0x21, 36), V2_PLAIN(0x22, 36)};
+#undef V2_PLAIN
+
+/* The common case at the first call: a whole v2 header (its 16 fixed bytes
+ * in, the signature checked) without TLVs and of a family above, all
+ * checks passing. Returns its length, or 0 to let the general path decide
+ * (the same result when it is one). The general path's checks, merged:
+ * command 0x20 or 0x21, family and length by one compare; max_len 0 or
+ * at least the length (so not below 16 either); the whole header in. */
+static PP_INLINE int v2_plain(pp_header *hdr, const uint8_t *b, size_t len)
+{
+    static const uint8_t cmd_bit[4] = {PP_CMD_PROXY, 0, 0, 0};
+    uint8_t cmd = b[12], fam = b[13];
+    uint32_t got, want, bit;
+    size_t total = 16u + (size_t)b[15]; /* 16 + L once byte 14 is 0 */
+
+    /* Same-order loads on both sides: endian-neutral. */
+    memcpy(&got, b + 12, 4);
+    memcpy(&want, v2_plain_tail[fam], 4);
+    memcpy(&bit, cmd_bit, 4);
+    if ((got | bit) != want || (hdr->flags & PP_F_NO_V2) != 0 ||
+        (hdr->max_len != 0 && hdr->max_len < total) || len < total)
+        return 0;
+    hdr->version = 2;
+    hdr->command = (uint8_t)(cmd - 0x20); /* cmd is 0x20 or 0x21 here */
+    hdr->family = fam >> 4;
+    hdr->transport = fam & 0xF;
+    if (cmd == 0x21 && fam >> 4 == PP_AF_INET) {
+        memcpy(hdr->src.ip, b + 16, 4);
+        memcpy(hdr->dst.ip, b + 20, 4);
+        hdr->src.port = load_be16(b + 24);
+        hdr->dst.port = load_be16(b + 26);
+    } else if (cmd == 0x21 && fam >> 4 == PP_AF_INET6) {
+        memcpy(hdr->src.ip, b + 16, 16);
+        memcpy(hdr->dst.ip, b + 32, 16);
+        hdr->src.port = load_be16(b + 48);
+        hdr->dst.port = load_be16(b + 50);
+    }
+    hdr->length = total;
+    hdr->pp__p.stage = ST_DONE;
+    return (int)total;
+}
+
+/* Where the TLVs of a valid header start, as v2_fixed works it out: a
+ * LOCAL block too short for its family is skipped unexamined. */
+static uint32_t v2_tlv_start(const uint8_t *buf)
+{
+    uint32_t addr_len = load_be16(buf + 14);
+    uint32_t block = (uint32_t)v2_block_len(buf[13]);
+
+    return addr_len >= block ? 16 + block : 16 + addr_len;
+}
+
+/* A sticky v2 success called with a new buffer (the same header): the
+ * same result, its views into this buffer. Out of line: the sticky path
+ * is rare. */
 static PP_NOINLINE void v2_repoint(pp_header *hdr, const uint8_t *buf)
 {
-    v2_result(hdr, buf, (uint32_t)hdr->length, hdr->pp__p.tlv_at);
+    v2_result(hdr, buf, (uint32_t)hdr->length, v2_tlv_start(buf));
 }
 
 /* ======================================================================
@@ -1666,31 +1734,58 @@ static PP_INLINE int parse_more(pp_header *hdr, const uint8_t *buf,
     return settle(hdr, v1_parse(hdr, buf, len));
 }
 
-/* Until the signature (v1) or fixed part (v2) is all in, each call starts
- * again from byte 0 (stage ST_START). The first call's v2 path is inlined
- * here: a whole v2 header without TLVs needs no further call. */
-int pp_parse(pp_header *hdr, const void *buf, size_t len)
+/* A first call (stage ST_START; each call starts again from byte 0 until
+ * the v1 signature or v2 fixed part is all in) that v2_plain did not
+ * answer. */
+static PP_NOINLINE int parse_first(pp_header *hdr, const uint8_t *b,
+                                   size_t len)
 {
-    const uint8_t *b = (const uint8_t *)buf;
-    uint8_t stage = hdr->pp__p.stage;
+    if (len == 0)
+        return PP_INCOMPLETE;
+    /* A max_len below the shortest header is too long at byte 1. */
+    if (b[0] == '\r')
+        return settle(hdr, below(hdr->max_len, 16) ? PP_ERR_TOO_LONG
+                                                   : v2_begin(hdr, b, len));
+    if (b[0] == 'P')
+        return settle(hdr, below(hdr->max_len, V1_MIN_LEN)
+                               ? PP_ERR_TOO_LONG
+                               : v1_signature(hdr, b, len));
+    return settle(hdr, PP_ERR_NOT_PROXY);
+}
 
-    if (stage == ST_START && len != 0) {
-        /* A max_len below the shortest header is too long at byte 1. */
-        if (b[0] == '\r')
-            return settle(hdr, below(hdr->max_len, 16)
-                                   ? PP_ERR_TOO_LONG
-                                   : v2_begin(hdr, b, len));
-        if (b[0] == 'P')
-            return settle(hdr, below(hdr->max_len, V1_MIN_LEN)
-                                   ? PP_ERR_TOO_LONG
-                                   : v1_signature(hdr, b, len));
-        return settle(hdr, PP_ERR_NOT_PROXY);
-    }
-    if (stage >= ST_DONE) /* ST_DONE and ST_FAILED come last */
-        return sticky(hdr, buf, len);
+/* A first call with the v2 fixed part all in and signed that v2_plain
+ * declined: what parse_first does for it, without a second signature
+ * compare. */
+static PP_NOINLINE int v2_first(pp_header *hdr, const uint8_t *b, size_t len)
+{
+    return settle(hdr, below(hdr->max_len, 16) ? PP_ERR_TOO_LONG
+                                               : v2_signed(hdr, b, len));
+}
+
+/* Later calls: resume, or repeat a finished result. */
+static PP_NOINLINE int parse_later(pp_header *hdr, const uint8_t *b,
+                                   size_t len)
+{
+    if (hdr->pp__p.stage >= ST_DONE) /* ST_DONE and ST_FAILED come last */
+        return sticky(hdr, b, len);
     if (len == 0)
         return PP_INCOMPLETE;
     return parse_more(hdr, b, len);
+}
+
+/* The common v2 case (v2_plain) is answered here, with no call and no
+ * stack frame; everything else goes on out of line. */
+int pp_parse(pp_header *hdr, const void *buf, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    int r;
+
+    if (hdr->pp__p.stage != ST_START)
+        return parse_later(hdr, b, len);
+    if (len < 16 || memcmp(b, v2_sig, 12) != 0)
+        return parse_first(hdr, b, len);
+    r = v2_plain(hdr, b, len);
+    return r != 0 ? r : v2_first(hdr, b, len);
 }
 
 /* total is set only once a v2 fixed part was accepted (and kept after a
