@@ -31,17 +31,7 @@ TMP=$(mktemp -d /tmp/pphdr-peers.XXXXXX)
 PIDS=()
 FAILED=()
 
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 say() { printf 'capture: %s\n' "$*" >&2; }

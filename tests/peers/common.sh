@@ -31,3 +31,15 @@ while not listening():
         sys.exit(1)
     time.sleep(0.05)' "$1"
 }
+
+# Stop every process in PIDS and remove TMP: the EXIT trap of the scripts.
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}

@@ -30,17 +30,7 @@ PIDS=()
 PASSED=0
 FAILED=0
 
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 pass() { PASSED=$((PASSED + 1)); echo "ok   $1"; }
