@@ -2046,13 +2046,13 @@ static uint8_t *wr_put_hex16(uint8_t *p, unsigned v)
 }
 
 /* The first 12 bytes of an IPv4-mapped IPv6 address, ::ffff:a.b.c.d. */
-static const uint8_t wr_v4mapped_prefix[12] = {
+static const uint8_t v4mapped_prefix[12] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
 static int wr_is_v4mapped(const uint8_t ip[16])
 {
-    return memcmp(ip, wr_v4mapped_prefix, sizeof wr_v4mapped_prefix) == 0;
+    return memcmp(ip, v4mapped_prefix, sizeof v4mapped_prefix) == 0;
 }
 
 /* RFC 5952 text: the longest run of two or more zero groups (the leftmost
@@ -2184,16 +2184,6 @@ typedef struct wr_v2_plan {
     uint8_t fam_byte; /* byte 13 */
 } wr_v2_plan;
 
-static size_t wr_family_block(unsigned family)
-{
-    switch (family) {
-    case PP_AF_INET: return 12;
-    case PP_AF_INET6: return 36;
-    case PP_AF_UNIX: return 216;
-    default: return 0;
-    }
-}
-
 /* Byte 13, or -1 when family/transport is not one of the spec's pairs
  * (UNSPEC goes with UNSPEC only). */
 static int wr_family_byte(const pp_header *hdr)
@@ -2323,7 +2313,7 @@ static int wr_v2_plan_base(const pp_header *hdr, wr_v2_plan *pl)
         && (!wr_unix_ok(&hdr->src) || !wr_unix_ok(&hdr->dst)))
         return PP_ERR_ARG;
     pl->fam_byte = (uint8_t)fam;
-    pl->block = wr_family_block(hdr->family);
+    pl->block = (size_t)v2_block_len(pl->fam_byte);
     pl->relay = pl->extra = pl->pad = 0;
     pl->crc = 0;
     pl->total = WR_V2_FIXED + pl->block;
@@ -2598,7 +2588,7 @@ static void wr_set_end(pp_addr *a, const wr_end *e, int family)
     }
     memcpy(a->ip, e->ip, 16);
     if (family == PP_AF_INET6 && e->family == PP_AF_INET) {
-        memcpy(a->ip, wr_v4mapped_prefix, 12);   /* promote to ::ffff:v4 */
+        memcpy(a->ip, v4mapped_prefix, 12);   /* promote to ::ffff:v4 */
         memcpy(a->ip + 12, e->ip, 4);
     }
     a->port = e->port;
@@ -3068,9 +3058,7 @@ static int trust_parse_addr(const uint8_t *p, size_t len, uint8_t out[16],
     if (parse_ip4(text, text + len + 1, v4, &stop) != PP_OK ||
         stop != text + len)
         return PP_ERR_CIDR_SYNTAX;
-    memset(out, 0, 10);
-    out[10] = 0xff;
-    out[11] = 0xff;
+    memcpy(out, v4mapped_prefix, 12);
     memcpy(out + 12, v4, 4);
     *family_bits = 32;
     return PP_OK;
@@ -3201,9 +3189,7 @@ static int trust_joins(const pp_trust_entry *cur, const pp_trust_entry *next)
 static int trust_key(int family, const uint8_t *addr, uint8_t key[16])
 {
     if (family == PP_AF_INET) {
-        memset(key, 0, 10);
-        key[10] = 0xff;
-        key[11] = 0xff;
+        memcpy(key, v4mapped_prefix, 12);
         memcpy(key + 12, addr, 4);
         return 1;
     }
