@@ -74,4 +74,24 @@ static inline void fuzz_hex(const char *what, const void *buf, size_t len)
     fputc('\n', stderr);
 }
 
+/* Leading bytes that choose chunk sizes: the low 4 bits of in[0] say how
+ * many (at most what is there) follow it; the rest is the stream. */
+typedef struct fuzz_chunks {
+    const uint8_t *sizes;
+    size_t n_sizes;
+    const uint8_t *data;
+    size_t len;
+} fuzz_chunks;
+
+static inline void fuzz_split_chunks(const uint8_t *in, size_t size,
+                                     fuzz_chunks *c)
+{
+    c->n_sizes = in[0] & 15u;
+    if (c->n_sizes > size - 1)
+        c->n_sizes = size - 1;
+    c->sizes = in + 1;
+    c->data = in + 1 + c->n_sizes;
+    c->len = size - 1 - c->n_sizes;
+}
+
 #endif

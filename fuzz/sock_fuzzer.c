@@ -183,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     static const size_t max_lens[4] = { 0, 107, 60, 232 };
     const uint8_t *sizes, *data;
+    fuzz_chunks chunks;
     size_t n_sizes, len;
     pp_header init, one;
     uint8_t *copy;
@@ -190,12 +191,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 
     if (size == 0)
         return 0;
-    n_sizes = in[0] & 15u;
-    if (n_sizes > size - 1)
-        n_sizes = size - 1;
-    sizes = in + 1;
-    data = in + 1 + n_sizes;
-    len = size - 1 - n_sizes;
+    fuzz_split_chunks(in, size, &chunks);
+    sizes = chunks.sizes;
+    n_sizes = chunks.n_sizes;
+    data = chunks.data;
+    len = chunks.len;
     if (len > STREAM_MAX)
         len = STREAM_MAX;
 
