@@ -684,7 +684,9 @@ static unsigned hex_digit(uint8_t c)
     return hex_value[c]; /* 16 when not a hex digit */
 }
 
-/* One decimal octet 0..255 without leading zeros. */
+/* One decimal octet 0..255 without leading zeros. The one-digit octet
+ * costs two compares: the leading zero is looked at only when a second
+ * digit follows it. */
 static PP_INLINE int ip4_octet(const uint8_t **pp, const uint8_t *end,
                                uint8_t *out, int bounded)
 {
@@ -697,7 +699,9 @@ static PP_INLINE int ip4_octet(const uint8_t **pp, const uint8_t *end,
     if (v > 9)
         return PP_ERR_V1_ADDRESS;
     p++;
-    if (v != 0 && HAVE(p, end, bounded) && (d = dec_digit(*p)) <= 9) {
+    if (HAVE(p, end, bounded) && (d = dec_digit(*p)) <= 9) {
+        if (v == 0)
+            return PP_ERR_V1_ADDRESS; /* a leading zero */
         v = v * 10 + d;
         p++;
         if (HAVE(p, end, bounded) && (d = dec_digit(*p)) <= 9) {
@@ -803,17 +807,27 @@ static int parse_ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
     return ip4_parse(p, end, out, stop, 1);
 }
 
-/* Expand groups g[0..n) with "::" at index dc (-1: none) into 16 bytes:
- * the groups from dc on move right by the 8 - n groups "::" stands for. */
-static void ip6_expand(const uint16_t *g, int n, int dc, uint8_t out[16])
+/* Group n of an address into out (zeroed first): the groups before "::"
+ * (dc < 0 while none came) go to their place at once; those after it wait
+ * in tail[] until their count, which fixes their place, is known. */
+static PP_INLINE void ip6_put(uint8_t out[16], uint16_t tail[8], int n,
+                              int dc, unsigned v)
 {
-    int i, head = dc < 0 ? n : dc, shift = 8 - n;
+    if (dc < 0)
+        store_be16(out + 2 * n, (uint16_t)v);
+    else
+        tail[n - dc] = (uint16_t)v;
+}
 
-    memset(out, 0, 16);
-    for (i = 0; i < head; i++)
-        store_be16(out + 2 * i, g[i]);
-    for (; i < n; i++)
-        store_be16(out + 2 * (i + shift), g[i]);
+/* The k groups after "::" at the end of out; "::" stands for the zeros
+ * left before them. */
+static PP_INLINE void ip6_place_tail(uint8_t out[16], const uint16_t *tail,
+                                     int k)
+{
+    int i;
+
+    for (i = 0; i < k; i++)
+        store_be16(out + 16 - 2 * (k - i), tail[i]);
 }
 
 /* One more hex digit into *v when the next byte is one. */
@@ -848,15 +862,16 @@ static PP_INLINE int ip6_group(const uint8_t **pp, const uint8_t *end,
     return 4;
 }
 
-/* The groups are kept in g[] and placed once the "::" position is known.
- * max is the number of groups allowed: 8, or 7 once "::" stands for at
- * least one. */
+/* n groups so far, "::" after dc of them (-1: none yet); max is the
+ * number of groups allowed: 8, or 7 once "::" stands for at least one. */
 static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
                                uint8_t out[16], const uint8_t **stop,
                                int bounded)
 {
-    uint16_t g[8];
-    int n = 0, dc = -1, after_dc = 0, max = 8;
+    uint16_t tail[8];
+    int n = 0, dc = -1, max = 8; /* right after "::" when dc == n */
+
+    memset(out, 0, 16);
 
     if (HAVE(p, end, bounded) && *p == ':') {
         p++;
@@ -865,7 +880,6 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
         if (*p++ != ':')
             return PP_ERR_V1_ADDRESS;
         dc = 0;
-        after_dc = 1;
         max = 7;
     }
     for (;;) {
@@ -874,7 +888,7 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
         int digits;
 
         if (!HAVE(p, end, bounded)) {
-            if (!after_dc)
+            if (dc != n)
                 return PP_INCOMPLETE;
             break; /* "::" ends the bytes: complete, though more may come */
         }
@@ -882,7 +896,7 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
         if (digits < 0)
             return PP_ERR_V1_ADDRESS; /* five hex digits */
         if (digits == 0) {
-            if (!after_dc)
+            if (dc != n)
                 return PP_ERR_V1_ADDRESS;
             break; /* the address ends right after "::" */
         }
@@ -894,14 +908,13 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
             r = ip4_parse(group, end, v4, &p, bounded);
             if (r != PP_OK)
                 return r;
-            g[n++] = load_be16(v4);
-            g[n++] = load_be16(v4 + 2);
+            ip6_put(out, tail, n++, dc, load_be16(v4));
+            ip6_put(out, tail, n++, dc, load_be16(v4 + 2));
             break;
         }
-        if (n >= max)
-            return PP_ERR_V1_ADDRESS;
-        g[n++] = (uint16_t)v;
-        after_dc = 0;
+        /* n < max here: the ':' before this group checked it, or "::"
+         * did (below). */
+        ip6_put(out, tail, n++, dc, v);
         if (!HAVE(p, end, bounded)) {
             if (n == max || dc >= 0)
                 break; /* complete, though more may follow */
@@ -921,13 +934,17 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
             if (dc >= 0)
                 return PP_ERR_V1_ADDRESS;
             dc = n;
-            after_dc = 1;
             max = 7;
             p++;
+            /* After seven groups "::" stands for the eighth: no group may
+             * follow it (a hex digit is one). */
+            if (n == 7 && HAVE(p, end, bounded) && hex_digit(*p) < 16)
+                return PP_ERR_V1_ADDRESS;
         }
     }
     *stop = p;
-    ip6_expand(g, n, dc, out);
+    if (dc >= 0)
+        ip6_place_tail(out, tail, n - dc);
     return PP_OK;
 }
 
@@ -1329,6 +1346,15 @@ static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
     return PP_INCOMPLETE;
 }
 
+/* UNKNOWN and anything up to the CR at cr, which must not hold an LF. */
+static int v1_unknown_line(const uint8_t *p, const uint8_t *cr)
+{
+    if (cr - p < 7 || memcmp(p, "UNKNOWN", 7) != 0)
+        return 0;
+    p += 7;
+    return p == cr || (*p == ' ' && memchr(p, '\n', (size_t)(cr - p)) == NULL);
+}
+
 /* "PROXY" then one space. */
 static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
 {
@@ -1350,6 +1376,26 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
     hdr->pp__p.pos = 6;
     hdr->pp__p.stage = ST_V1_FAMILY;
     return v1_parse(hdr, buf, len);
+}
+
+/* The same 2 bytes at a and b: one load each, no call. */
+static PP_INLINE int same2(const uint8_t *a, const char *b)
+{
+    uint16_t x, y;
+
+    memcpy(&x, a, 2);
+    memcpy(&y, b, 2);
+    return x == y;
+}
+
+/* The same 8 bytes at a and b: one load each, no call. */
+static PP_INLINE int same8(const uint8_t *a, const char *b)
+{
+    uint64_t x, y;
+
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x == y;
 }
 
 /* ======================================================================
@@ -1734,6 +1780,146 @@ static PP_INLINE int parse_more(pp_header *hdr, const uint8_t *buf,
     return settle(hdr, v1_parse(hdr, buf, len));
 }
 
+/* A first call starting with 'P', by the resumable path from byte 0. */
+static PP_NOINLINE int v1_start(pp_header *hdr, const uint8_t *b, size_t len)
+{
+    return settle(hdr, below(hdr->max_len, V1_MIN_LEN)
+                           ? PP_ERR_TOO_LONG
+                           : v1_signature(hdr, b, len));
+}
+
+/* The line ends at s, which must be its CR: then the LF, and the line
+ * within the limit. Its length, or 0. */
+static PP_INLINE int v1_line_end(const pp_header *hdr, const uint8_t *b,
+                                 size_t len, const uint8_t *s)
+{
+    size_t n = (size_t)(s + 2 - b);
+
+    /* Over v1_limit: over 107, or over a max_len (0 wraps around). */
+    if (*s != '\r' || n > len || s[1] != '\n' || n > PP_V1_MAX_LEN ||
+        hdr->max_len - 1 < n - 1)
+        return 0;
+    return (int)n;
+}
+
+/* A whole line's result. */
+static PP_INLINE int v1_line_done(pp_header *hdr, uint8_t family, int n)
+{
+    hdr->family = family;
+    hdr->version = 1;
+    hdr->command = PP_CMD_PROXY;
+    hdr->transport = family == PP_AF_UNSPEC ? PP_TRANSPORT_UNSPEC
+                                            : PP_TRANSPORT_STREAM;
+    return settle(hdr, n);
+}
+
+/* Both ports after the destination address (s at its stop), then the
+ * line's end: its length, or 0. */
+static PP_INLINE int v1_ports_end(pp_header *hdr, const uint8_t *b,
+                                  size_t len, const uint8_t *s,
+                                  const uint8_t *stop)
+{
+    if (*s != ' ' ||
+        v1_port(s + 1, stop, &hdr->src.port, &s, 0) != PP_OK ||
+        *s != ' ' ||
+        v1_port(s + 1, stop, &hdr->dst.port, &s, 0) != PP_OK)
+        return 0;
+    return v1_line_end(hdr, b, len, s);
+}
+
+/* A first call with "PROXY TCP4 " and the whole line in: the fields
+ * straight through with the unbounded field parsers. stop is a CR or LF at
+ * or before the line's end: every field parser reads a byte only after
+ * the one before it continued the field, and CR and LF continue none, so
+ * none reads past stop. Errors, and anything unusual, go to v1_start: it
+ * finds the same answer the way every other split of the bytes does. A
+ * leaf but for that tail call, so it needs no saved registers. */
+static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
+                                    size_t len, const uint8_t *stop)
+{
+    const uint8_t *s;
+    int n;
+
+    if (ip4_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
+        ip4_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
+        (n = v1_ports_end(hdr, b, len, s, stop)) == 0)
+        return v1_start(hdr, b, len);
+    return v1_line_done(hdr, PP_AF_INET, n);
+}
+
+/* The same for "PROXY TCP6 ". */
+static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
+                                    size_t len, const uint8_t *stop)
+{
+    const uint8_t *s;
+    int n;
+
+    if (ip6_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
+        ip6_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
+        (n = v1_ports_end(hdr, b, len, s, stop)) == 0)
+        return v1_start(hdr, b, len);
+    return v1_line_done(hdr, PP_AF_INET6, n);
+}
+
+/* The same for "PROXY UNKNOWN": up to the first CR, no LF before it. */
+static PP_NOINLINE int v1_unknown_whole(pp_header *hdr, const uint8_t *b,
+                                        size_t len, const uint8_t *stop)
+{
+    const uint8_t *cr =
+        *stop == '\r' ? stop
+                      : (const uint8_t *)memchr(b, '\r', (size_t)(stop - b));
+    int n = cr != NULL && v1_unknown_line(b + 6, cr)
+                ? v1_line_end(hdr, b, len, cr)
+                : 0;
+
+    return n != 0 ? v1_line_done(hdr, PP_AF_UNSPEC, n)
+                  : v1_start(hdr, b, len);
+}
+
+/* The whole line, from its protocol token, bounded by stop. */
+static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
+                             const uint8_t *stop)
+{
+    /* len >= V1_MIN_LEN: bytes 8..10 are in; stop cannot lie in
+     * "PROXY TCP4 ", so the address starts before it. */
+    if (b[8] == 'P') {
+        if (same2(b + 9, "4 "))
+            return v1_tcp4_line(hdr, b, len, stop);
+        if (same2(b + 9, "6 "))
+            return v1_tcp6_line(hdr, b, len, stop);
+    }
+    if (b[6] == 'U')
+        return v1_unknown_whole(hdr, b, len, stop);
+    return v1_start(hdr, b, len);
+}
+
+/* The first CR within the v1 limit, as v1_line's stop. */
+static PP_NOINLINE int v1_first_cr(pp_header *hdr, const uint8_t *b,
+                                   size_t len)
+{
+    size_t limit = v1_limit(hdr);
+    const uint8_t *cr =
+        (const uint8_t *)memchr(b, '\r', len < limit ? len : limit);
+
+    return cr != NULL ? v1_line(hdr, b, len, cr) : v1_start(hdr, b, len);
+}
+
+/* A first call starting with 'P', len >= V1_MIN_LEN. The usual case, the
+ * whole line in, goes
+ * straight through (v1_line), bounded by the last byte when that is the
+ * LF (a read of exactly the header), else by the first CR. "PROXY TC" is
+ * checked as one word first: TCP4 and TCP6 need a byte more each. */
+static PP_NOINLINE int v1_first(pp_header *hdr, const uint8_t *b, size_t len)
+{
+    if ((hdr->flags & PP_F_NO_V1) != 0)
+        return v1_start(hdr, b, len);
+    if (!same8(b, "PROXY TC") && !same8(b, "PROXY UN"))
+        return v1_start(hdr, b, len);
+    if (b[len - 1] == '\n')
+        return v1_line(hdr, b, len, b + len - 1);
+    return v1_first_cr(hdr, b, len);
+}
+
 /* A first call (stage ST_START; each call starts again from byte 0 until
  * the v1 signature or v2 fixed part is all in) that v2_plain did not
  * answer. */
@@ -1747,9 +1933,7 @@ static PP_NOINLINE int parse_first(pp_header *hdr, const uint8_t *b,
         return settle(hdr, below(hdr->max_len, 16) ? PP_ERR_TOO_LONG
                                                    : v2_begin(hdr, b, len));
     if (b[0] == 'P')
-        return settle(hdr, below(hdr->max_len, V1_MIN_LEN)
-                               ? PP_ERR_TOO_LONG
-                               : v1_signature(hdr, b, len));
+        return v1_start(hdr, b, len);
     return settle(hdr, PP_ERR_NOT_PROXY);
 }
 
@@ -1783,7 +1967,8 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
     if (hdr->pp__p.stage != ST_START)
         return parse_later(hdr, b, len);
     if (len < 16 || memcmp(b, v2_sig, 12) != 0)
-        return parse_first(hdr, b, len);
+        return len >= V1_MIN_LEN && b[0] == 'P' ? v1_first(hdr, b, len)
+                                                : parse_first(hdr, b, len);
     r = v2_plain(hdr, b, len);
     return r != 0 ? r : v2_first(hdr, b, len);
 }
