@@ -182,6 +182,8 @@ typedef struct pp_addr {
 
 /* Private parser progress. Do not touch; zeroed with the header. */
 typedef struct pp__progress {
+    size_t wake;       /* v2: below this len a call learns nothing; 0 none
+                        * (a size_t: compared with len in one step) */
     uint32_t pos;      /* v1: start of the current field; v2: next TLV */
     uint32_t total;    /* v2: whole header length once known */
     uint32_t crc_at;   /* v2: offset of the CRC32C value, 0 if none */

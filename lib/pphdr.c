@@ -807,27 +807,18 @@ static int parse_ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
     return ip4_parse(p, end, out, stop, 1);
 }
 
-/* Group n of an address into out (zeroed first): the groups before "::"
- * (dc < 0 while none came) go to their place at once; those after it wait
- * in tail[] until their count, which fixes their place, is known. */
-static PP_INLINE void ip6_put(uint8_t out[16], uint16_t tail[8], int n,
-                              int dc, unsigned v)
+/* The groups after "::", groups dc..n-1 of out, move to its end: right by
+ * the 8 - n groups "::" stands for, last first; each place left behind is
+ * zeroed, and refilled when a later move lands there. */
+static PP_INLINE void ip6_close_gap(uint8_t out[16], int n, int dc)
 {
-    if (dc < 0)
-        store_be16(out + 2 * n, (uint16_t)v);
-    else
-        tail[n - dc] = (uint16_t)v;
-}
+    static const uint8_t zero[2] = {0, 0};
+    int i, shift = 2 * (8 - n);
 
-/* The k groups after "::" at the end of out; "::" stands for the zeros
- * left before them. */
-static PP_INLINE void ip6_place_tail(uint8_t out[16], const uint16_t *tail,
-                                     int k)
-{
-    int i;
-
-    for (i = 0; i < k; i++)
-        store_be16(out + 16 - 2 * (k - i), tail[i]);
+    for (i = 2 * (n - 1); i >= 2 * dc; i -= 2) {
+        memcpy(out + i + shift, out + i, 2);
+        memcpy(out + i, zero, 2);
+    }
 }
 
 /* One more hex digit into *v when the next byte is one. */
@@ -868,7 +859,6 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
                                uint8_t out[16], const uint8_t **stop,
                                int bounded)
 {
-    uint16_t tail[8];
     int n = 0, dc = -1, max = 8; /* right after "::" when dc == n */
 
     memset(out, 0, 16);
@@ -908,13 +898,13 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
             r = ip4_parse(group, end, v4, &p, bounded);
             if (r != PP_OK)
                 return r;
-            ip6_put(out, tail, n++, dc, load_be16(v4));
-            ip6_put(out, tail, n++, dc, load_be16(v4 + 2));
+            memcpy(out + 2 * n, v4, 4);
+            n += 2;
             break;
         }
         /* n < max here: the ':' before this group checked it, or "::"
          * did (below). */
-        ip6_put(out, tail, n++, dc, v);
+        store_be16(out + 2 * n++, (uint16_t)v);
         if (!HAVE(p, end, bounded)) {
             if (n == max || dc >= 0)
                 break; /* complete, though more may follow */
@@ -944,7 +934,7 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
     }
     *stop = p;
     if (dc >= 0)
-        ip6_place_tail(out, tail, n - dc);
+        ip6_close_gap(out, n, dc);
     return PP_OK;
 }
 
@@ -967,10 +957,23 @@ enum stage {
     ST_V1_DPORT,
     ST_V1_REST, /* UNKNOWN: anything up to the CR */
     ST_V1_LF,
-    ST_V2_TLVS,
+    ST_V2_TLVS, /* right before the sticky ones: parse_later's one test */
     ST_DONE,  /* sticky: a length; ST_DONE and ST_FAILED come last */
     ST_FAILED /* sticky: the error in result */
 };
+
+/* Record a finished result (a length or an error) so that it sticks. */
+static PP_INLINE int settle(pp_header *hdr, int r)
+{
+    if (r > 0) {
+        hdr->length = (size_t)r;
+        hdr->pp__p.stage = ST_DONE;
+    } else if (r != PP_INCOMPLETE) {
+        hdr->pp__p.result = (int8_t)r;
+        hdr->pp__p.stage = ST_FAILED;
+    }
+    return r;
+}
 
 #define V1_NEED 1 /* internal: the field runs into the end of the bytes */
 #define V1_MIN_LEN 15 /* "PROXY UNKNOWN\r\n": a lower max_len fits no line */
@@ -1487,16 +1490,16 @@ static int v2_ssl_tiles(const uint8_t *v, uint32_t len)
     return pos == len;
 }
 
-/* Checks one TLV needs from its header alone; *crc_at is the offset of
- * the CRC32C value seen so far (0: none). */
+/* Checks one TLV needs from its header alone; its value starts at offset
+ * at; *crc_at is the offset of the CRC32C value seen so far (0: none). */
 static int v2_tlv_header(uint32_t *crc_at, uint8_t type, uint32_t vlen,
                          uint32_t at)
 {
     switch (type) {
     case PP_TLV_CRC32C:
-        if (vlen != 4 || (*crc_at != 0 && *crc_at != at + 3))
+        if (vlen != 4 || (*crc_at != 0 && *crc_at != at))
             return PP_ERR_TLV_CRC32C;
-        *crc_at = at + 3;
+        *crc_at = at;
         return 0;
     case PP_TLV_UNIQUE_ID:
         return vlen > PP_UNIQUE_ID_MAX ? PP_ERR_TLV_UNIQUE_ID : 0;
@@ -1505,55 +1508,6 @@ static int v2_tlv_header(uint32_t *crc_at, uint8_t type, uint32_t vlen,
     default:
         return 0;
     }
-}
-
-/* Check the TLVs whose bytes have arrived, from st->pos on. An SSL TLV is
- * checked again when its value is whole; other TLVs need their header
- * only, so each is looked at once. */
-static int v2_tlvs(pp__progress *st, const uint8_t *buf, size_t len)
-{
-    uint32_t pos = st->pos, total = st->total, crc_at = st->crc_at;
-    int r = 0;
-
-    /* 1 or 2 bytes where a TLV header would start can never hold one.
-     * Checked here for the region's first TLV; each TLV checks for the
-     * one after it, so later positions are never 1 or 2 bytes short. */
-    if (pos < total && total - pos < 3)
-        return PP_ERR_TLV_TRUNCATED;
-    while (pos < total) {
-        uint32_t vlen, next;
-        uint8_t type;
-
-        if (len < (size_t)pos + 3)
-            break;
-        type = buf[pos];
-        vlen = load_be16(buf + pos + 1);
-        if (vlen > total - pos - 3) {
-            r = PP_ERR_TLV_TRUNCATED;
-            break;
-        }
-        r = v2_tlv_header(&crc_at, type, vlen, pos);
-        if (r != 0)
-            break;
-        next = pos + 3 + vlen;
-        /* 1 or 2 bytes after this TLV: known now (0 wraps around). */
-        if (total - next - 1 < 2) {
-            r = PP_ERR_TLV_TRUNCATED;
-            break;
-        }
-        if (type == PP_TLV_SSL) {
-            if (len < next)
-                break;
-            if (!v2_ssl_tiles(buf + pos + 3, vlen)) {
-                r = PP_ERR_TLV_SSL;
-                break;
-            }
-        }
-        pos = next;
-    }
-    st->pos = pos;
-    st->crc_at = crc_at;
-    return r;
 }
 
 static int v2_crc_ok(const uint8_t *buf, uint32_t total, uint32_t at)
@@ -1615,27 +1569,79 @@ static PP_INLINE void v2_result(pp_header *hdr, const uint8_t *buf,
     }
 }
 
-/* The TLV stage: TLVs as they arrive, then the CRC32C and the result. */
-static int v2_tlv_stage(pp_header *hdr, const uint8_t *buf, size_t len)
+/* All TLVs passed and the header is whole: the CRC32C, then the result,
+ * settled. Out of line: it runs once, and its registers would cost the
+ * TLV stage a bigger frame at every call. */
+static PP_NOINLINE int v2_done(pp_header *hdr, const uint8_t *buf)
+{
+    const pp__progress *st = &hdr->pp__p;
+
+    if (st->crc_at != 0 && !v2_crc_ok(buf, st->total, st->crc_at))
+        return settle(hdr, PP_ERR_CRC32C_MISMATCH);
+    v2_result(hdr, buf, st->total, st->tlv_at);
+    return settle(hdr, (int)st->total);
+}
+
+/* The bytes ran out: resume at pos, and until len reaches wake no call
+ * can learn anything (pp_parse answers those at once). */
+static PP_INLINE int v2_wait(pp__progress *st, uint32_t pos, size_t wake)
+{
+    st->pos = pos;
+    st->wake = wake;
+    return PP_INCOMPLETE;
+}
+
+/* An error, settled; wake back to 0 so that it sticks at any len. */
+static PP_INLINE int v2_fail(pp_header *hdr, int r)
+{
+    hdr->pp__p.wake = 0;
+    return settle(hdr, r);
+}
+
+/* The TLV stage, settled: the TLVs whose bytes have arrived, from st->pos
+ * on, then the CRC32C and the result. An SSL TLV is checked again when its
+ * value is whole; other TLVs need their header only, so each is looked at
+ * once. Each TLV checks that the one after it is not 1 or 2 bytes short
+ * (v2_signed checks the first). pos moves to a TLV's end as soon as its
+ * header is read, its start being pos - vlen - 3 from then on: one live
+ * register less, so the loop needs almost no stack frame. */
+static PP_NOINLINE int v2_tlv_stage(pp_header *hdr, const uint8_t *buf,
+                                    size_t len)
 {
     pp__progress *st = &hdr->pp__p;
-    uint32_t total = st->total;
+    uint32_t pos = st->pos, total = st->total, vlen;
+    uint8_t type;
+    int r;
 
-    if (st->pos < total) {
-        int r = v2_tlvs(st, buf, len);
+    while (pos < total) {
+        if (len < (size_t)pos + 3)
+            return v2_wait(st, pos, pos + 3);
+        type = buf[pos];
+        vlen = load_be16(buf + pos + 1);
+        pos += 3 + vlen;
+        if (pos > total)
+            return v2_fail(hdr, PP_ERR_TLV_TRUNCATED);
+        r = v2_tlv_header(&st->crc_at, type, vlen, pos - vlen);
         if (r != 0)
-            return r;
+            return v2_fail(hdr, r);
+        /* 1 or 2 bytes after this TLV: known now (0 wraps around). */
+        if (total - pos - 1 < 2)
+            return v2_fail(hdr, PP_ERR_TLV_TRUNCATED);
+        if (type == PP_TLV_SSL) {
+            if (len < pos)
+                return v2_wait(st, pos - vlen - 3, pos);
+            if (!v2_ssl_tiles(buf + pos - vlen, vlen))
+                return v2_fail(hdr, PP_ERR_TLV_SSL);
+        }
     }
     if (len < total)
-        return PP_INCOMPLETE;
-    if (st->crc_at != 0 && !v2_crc_ok(buf, total, st->crc_at))
-        return PP_ERR_CRC32C_MISMATCH;
-    v2_result(hdr, buf, total, st->tlv_at);
-    return (int)total;
+        return v2_wait(st, pos, total);
+    st->wake = 0;
+    return v2_done(hdr, buf);
 }
 
 /* The 16 fixed bytes are in and start with the signature: the rest of
- * the fixed part, then the TLV stage. */
+ * the fixed part, then the TLV stage. Settled. */
 static int v2_signed(pp_header *hdr, const uint8_t *buf, size_t len)
 {
     pp__progress *st = &hdr->pp__p;
@@ -1643,28 +1649,27 @@ static int v2_signed(pp_header *hdr, const uint8_t *buf, size_t len)
     int total = v2_fixed(hdr, buf, &tlv_at);
 
     if (total < 0)
-        return total;
-    /* Whole and without TLVs: nothing is left to check (answered without
-     * setting up the TLV stage). */
-    if (tlv_at == (uint32_t)total && len >= (size_t)total) {
-        v2_result(hdr, buf, (uint32_t)total, tlv_at);
-        return total;
-    }
+        return settle(hdr, total);
     st->total = (uint32_t)total;
+    /* 1 or 2 bytes where the first TLV header would start can never hold
+     * one; the TLV stage checks this for the TLVs after each one. */
+    if ((uint32_t)total - tlv_at - 1 < 2)
+        return settle(hdr, PP_ERR_TLV_TRUNCATED);
     st->pos = tlv_at;
     st->tlv_at = tlv_at;
     st->stage = ST_V2_TLVS;
     return v2_tlv_stage(hdr, buf, len);
 }
 
-/* v2 from byte 0, until the fixed part is all in; then the TLV stage. */
+/* v2 from byte 0, until the fixed part is all in; then the TLV stage.
+ * Settled. */
 static PP_INLINE int v2_begin(pp_header *hdr, const uint8_t *buf,
                               size_t len)
 {
     if (len < 16)
-        return v2_fixed_prefix(hdr, buf, len);
+        return settle(hdr, v2_fixed_prefix(hdr, buf, len));
     if (memcmp(buf, v2_sig, 12) != 0)
-        return PP_ERR_NOT_PROXY;
+        return settle(hdr, PP_ERR_NOT_PROXY);
     return v2_signed(hdr, buf, len);
 }
 
@@ -1747,19 +1752,6 @@ static int below(size_t max_len, size_t n)
     return max_len != 0 && max_len < n;
 }
 
-/* Record a finished result (a length or an error) so that it sticks. */
-static PP_INLINE int settle(pp_header *hdr, int r)
-{
-    if (r > 0) {
-        hdr->length = (size_t)r;
-        hdr->pp__p.stage = ST_DONE;
-    } else if (r != PP_INCOMPLETE) {
-        hdr->pp__p.result = (int8_t)r;
-        hdr->pp__p.stage = ST_FAILED;
-    }
-    return r;
-}
-
 /* A call after a finished result: the same answer. */
 static PP_NOINLINE int sticky(pp_header *hdr, const void *buf, size_t len)
 {
@@ -1769,15 +1761,6 @@ static PP_NOINLINE int sticky(pp_header *hdr, const void *buf, size_t len)
     if (hdr->version == 2 && buf != NULL && len >= hdr->length)
         v2_repoint(hdr, (const uint8_t *)buf);
     return (int)hdr->length;
-}
-
-/* Later calls, resuming where the previous one stopped. */
-static PP_INLINE int parse_more(pp_header *hdr, const uint8_t *buf,
-                                size_t len)
-{
-    if (hdr->pp__p.stage == ST_V2_TLVS)
-        return settle(hdr, v2_tlv_stage(hdr, buf, len));
-    return settle(hdr, v1_parse(hdr, buf, len));
 }
 
 /* A first call starting with 'P', by the resumable path from byte 0. */
@@ -1926,12 +1909,14 @@ static PP_NOINLINE int v1_first(pp_header *hdr, const uint8_t *b, size_t len)
 static PP_NOINLINE int parse_first(pp_header *hdr, const uint8_t *b,
                                    size_t len)
 {
+    if (len >= V1_MIN_LEN && b[0] == 'P')
+        return v1_first(hdr, b, len);
     if (len == 0)
         return PP_INCOMPLETE;
     /* A max_len below the shortest header is too long at byte 1. */
     if (b[0] == '\r')
-        return settle(hdr, below(hdr->max_len, 16) ? PP_ERR_TOO_LONG
-                                                   : v2_begin(hdr, b, len));
+        return below(hdr->max_len, 16) ? settle(hdr, PP_ERR_TOO_LONG)
+                                       : v2_begin(hdr, b, len);
     if (b[0] == 'P')
         return v1_start(hdr, b, len);
     return settle(hdr, PP_ERR_NOT_PROXY);
@@ -1942,19 +1927,21 @@ static PP_NOINLINE int parse_first(pp_header *hdr, const uint8_t *b,
  * compare. */
 static PP_NOINLINE int v2_first(pp_header *hdr, const uint8_t *b, size_t len)
 {
-    return settle(hdr, below(hdr->max_len, 16) ? PP_ERR_TOO_LONG
-                                               : v2_signed(hdr, b, len));
+    return below(hdr->max_len, 16) ? settle(hdr, PP_ERR_TOO_LONG)
+                                   : v2_signed(hdr, b, len);
 }
 
 /* Later calls: resume, or repeat a finished result. */
 static PP_NOINLINE int parse_later(pp_header *hdr, const uint8_t *b,
                                    size_t len)
 {
-    if (hdr->pp__p.stage >= ST_DONE) /* ST_DONE and ST_FAILED come last */
-        return sticky(hdr, b, len);
+    /* ST_V2_TLVS, ST_DONE and ST_FAILED come last: one test for v1. */
+    if (hdr->pp__p.stage >= ST_V2_TLVS)
+        return hdr->pp__p.stage == ST_V2_TLVS ? v2_tlv_stage(hdr, b, len)
+                                              : sticky(hdr, b, len);
     if (len == 0)
         return PP_INCOMPLETE;
-    return parse_more(hdr, b, len);
+    return settle(hdr, v1_parse(hdr, b, len));
 }
 
 /* The common v2 case (v2_plain) is answered here, with no call and no
@@ -1964,13 +1951,18 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
     const uint8_t *b = (const uint8_t *)buf;
     int r;
 
-    if (hdr->pp__p.stage != ST_START)
-        return parse_later(hdr, b, len);
-    if (len < 16 || memcmp(b, v2_sig, 12) != 0)
-        return len >= V1_MIN_LEN && b[0] == 'P' ? v1_first(hdr, b, len)
-                                                : parse_first(hdr, b, len);
-    r = v2_plain(hdr, b, len);
-    return r != 0 ? r : v2_first(hdr, b, len);
+    if (hdr->pp__p.stage == ST_START) {
+        if (len < 16 || memcmp(b, v2_sig, 12) != 0)
+            return parse_first(hdr, b, len);
+        r = v2_plain(hdr, b, len);
+        return r != 0 ? r : v2_first(hdr, b, len);
+    }
+    /* Below wake (0 outside the v2 TLV stage) the new bytes cannot decide
+     * anything: answered with no call (one per byte when a header is fed
+     * byte by byte). */
+    if (len < hdr->pp__p.wake)
+        return PP_INCOMPLETE;
+    return parse_later(hdr, b, len);
 }
 
 /* total is set only once a v2 fixed part was accepted (and kept after a
