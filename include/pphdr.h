@@ -184,6 +184,7 @@ typedef struct pp_addr {
 typedef struct pp__progress {
     size_t wake;       /* v2: below this len a call learns nothing; 0 none
                         * (a size_t: compared with len in one step) */
+    size_t next;       /* v1 automaton: the len that brings one new byte */
     uint32_t pos;      /* v1: start of the current field; v2: next TLV */
     uint32_t total;    /* v2: whole header length once known */
     uint32_t crc_at;   /* v2: offset of the CRC32C value, 0 if none */
@@ -192,6 +193,7 @@ typedef struct pp__progress {
     int8_t result;     /* sticky error once one was found, else 0 */
     uint8_t part;      /* v1 IPv4 address: octets already final, */
     uint8_t part_at;   /* and where the next one starts (from pos) */
+    uint8_t dfa;       /* v1 TCP4 automaton: 0 untried, 1 unused, else state */
 } pp__progress;
 
 /* A PROXY header: parser input settings, parser progress, and the result.
