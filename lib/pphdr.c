@@ -2161,10 +2161,12 @@ static PP_NOINLINE int v1_unknown_whole(pp_header *hdr, const uint8_t *b,
                   : v1_start(hdr, b, len);
 }
 
-/* The whole line, from its protocol token, bounded by stop. */
+/* The whole line, bounded by stop, after "PROXY TC" (tcp) or "PROXY UN". */
 static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
-                             const uint8_t *stop)
+                             const uint8_t *stop, int tcp)
 {
+    if (!tcp)
+        return v1_unknown_whole(hdr, b, len, stop);
     /* len >= V1_MIN_LEN: bytes 8..10 are in; stop cannot lie in
      * "PROXY TCP4 ", so the address starts before it. */
     if (b[8] == 'P') {
@@ -2173,36 +2175,40 @@ static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
         if (same2(b + 9, "6 "))
             return v1_tcp6_line(hdr, b, len, stop);
     }
-    if (b[6] == 'U')
-        return v1_unknown_whole(hdr, b, len, stop);
     return v1_start(hdr, b, len);
 }
 
 /* The first CR within the v1 limit, as v1_line's stop. */
 static PP_NOINLINE int v1_first_cr(pp_header *hdr, const uint8_t *b,
-                                   size_t len)
+                                   size_t len, int tcp)
 {
     size_t limit = v1_limit(hdr);
     const uint8_t *cr =
         (const uint8_t *)memchr(b, '\r', len < limit ? len : limit);
 
-    return cr != NULL ? v1_line(hdr, b, len, cr) : v1_start(hdr, b, len);
+    return cr != NULL ? v1_line(hdr, b, len, cr, tcp)
+                      : v1_start(hdr, b, len);
 }
 
 /* A first call starting with 'P', len >= V1_MIN_LEN. The usual case, the
- * whole line in, goes
- * straight through (v1_line), bounded by the last byte when that is the
- * LF (a read of exactly the header), else by the first CR. "PROXY TC" is
- * checked as one word first: TCP4 and TCP6 need a byte more each. */
+ * whole line in, goes straight through (v1_line), bounded by the last byte
+ * when that is the LF (a read of exactly the header), else by the first
+ * CR. "PROXY TC" and "PROXY UN" are one word each. */
 static PP_NOINLINE int v1_first(pp_header *hdr, const uint8_t *b, size_t len)
 {
+    int tcp;
+
     if ((hdr->flags & PP_F_NO_V1) != 0)
         return v1_start(hdr, b, len);
-    if (!same8(b, "PROXY TC") && !same8(b, "PROXY UN"))
+    if (same8(b, "PROXY TC"))
+        tcp = 1;
+    else if (same8(b, "PROXY UN"))
+        tcp = 0;
+    else
         return v1_start(hdr, b, len);
     if (b[len - 1] == '\n')
-        return v1_line(hdr, b, len, b + len - 1);
-    return v1_first_cr(hdr, b, len);
+        return v1_line(hdr, b, len, b + len - 1, tcp);
+    return v1_first_cr(hdr, b, len, tcp);
 }
 
 /* A first call (stage ST_START; each call starts again from byte 0 until

@@ -1014,6 +1014,15 @@ static const struct bad_bytes bad_bytes[] = {
     { .in = B("PROXY UNKNOWN\t\r\n"), .status = PP_ERR_V1_FAMILY, .at = 14 },
     { .in = B("PROXY TCP4\t1.2.3.4 5.6.7.8 1 2\r\n"),
       .status = PP_ERR_V1_FAMILY, .at = 11 },
+    /* Whole lines take a word-compare path: its token checks too. */
+    { .in = B("PROXY UNP6 2001:db8::1 ::1 1 2\r\n"),
+      .status = PP_ERR_V1_FAMILY, .at = 9 },
+    { .in = B("PROXY UNP4 1.2.3.4 5.6.7.8 1 2\r\n"),
+      .status = PP_ERR_V1_FAMILY, .at = 9 },
+    { .in = B("PROXY TCX4 1.2.3.4 5.6.7.8 1 2\r\n"),
+      .status = PP_ERR_V1_FAMILY, .at = 9 },
+    { .in = B("PROXY UNKNOWP4 1.2.3.4 5.6.7.8 1 2\r\n"),
+      .status = PP_ERR_V1_FAMILY, .at = 13 },
 
     /* v1: separators, missing and extra fields, CR and LF. */
     { .in = B("PROXY TCP4\r\n"), .status = PP_ERR_V1_SYNTAX, .at = 11 },
