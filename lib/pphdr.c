@@ -56,6 +56,18 @@
 #define PP_NOINLINE
 #endif
 
+/* An invariant kept across calls, which a static analyzer following one
+ * call cannot see: told to the analyzer only, no code in any build. */
+#if defined(__clang_analyzer__)
+#define PP_INVARIANT(c)                                                      \
+    do {                                                                     \
+        if (!(c))                                                            \
+            __builtin_unreachable();                                         \
+    } while (0)
+#else
+#define PP_INVARIANT(c) ((void)0)
+#endif
+
 /* ======================================================================
  * Byte order
  * ==================================================================== */
@@ -1911,11 +1923,14 @@ static PP_NOINLINE int v2_tlv_stage(pp_header *hdr, const uint8_t *buf,
                                     size_t len)
 {
     pp__progress *st = &hdr->pp__p;
-    uint32_t pos = st->pos, total = st->total, vlen;
-    uint8_t type;
-    int r;
+    uint32_t pos = st->pos, total = st->total;
 
+    PP_INVARIANT(total >= 16 && (len == 0 || buf != NULL));
     while (pos < total) {
+        uint32_t vlen;
+        uint8_t type;
+        int r;
+
         if (len < (size_t)pos + 3)
             return v2_wait(st, pos, pos + 3);
         type = buf[pos];
@@ -2275,6 +2290,7 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
             size_t s;
             if (len != hdr->pp__p.next)
                 return v1_dfa_more(hdr, b, len);
+            PP_INVARIANT(len >= 2 && b != NULL); /* next: bytes read + 1 */
             s = v1_dfa_step(hdr->pp__p.dfa, b[len - 1]);
             if (s == 0)
                 return v1_dfa_exit(hdr, b, len);
