@@ -193,7 +193,8 @@ typedef struct pp__progress {
     int8_t result;     /* sticky error once one was found, else 0 */
     uint8_t part;      /* v1 IPv4 address: octets already final, */
     uint8_t part_at;   /* and where the next one starts (from pos) */
-    uint8_t dfa;       /* v1 TCP4 automaton: 0 untried, 1 unused, else state */
+    uint8_t dfa;       /* v1 TCP4 automaton: 0 not tried yet, 1 not to be
+                        * tried (again), else its state */
 } pp__progress;
 
 /* A PROXY header: parser input settings, parser progress, and the result.

@@ -873,6 +873,9 @@ static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
 {
     int n = 0, dc = -1, max = 8; /* right after "::" when dc == n */
 
+    /* Groups go into out as they come, so out is written even when the
+     * text turns out invalid or incomplete (results count only after a
+     * success). */
     memset(out, 0, 16);
 
     if (HAVE(p, end, bounded) && *p == ':') {
@@ -969,15 +972,19 @@ enum stage {
     ST_V1_DPORT,
     ST_V1_REST, /* UNKNOWN: anything up to the CR */
     ST_V1_LF,
-    ST_V2_TLVS, /* right before the sticky ones: parse_later's one test */
-    ST_DONE,   /* sticky: a length; ST_DONE and ST_FAILED come last */
+    ST_V2_TLVS,
+    ST_DONE,   /* sticky: a length */
     ST_FAILED, /* sticky: the error in result */
     /* In the v1 TCP4 automaton (own section). The only stage with bit 7
-     * set: the flags of pp_parse's compare with ST_START tell it apart. */
+     * set: pp_parse's compare with ST_START tells it apart at once. */
     ST_V1_DFA = 0x80
 };
 
-/* Record a finished result (a length or an error) so that it sticks. */
+/* Record a finished result (a length or an error) so that it sticks:
+ * with wake 0, pp_parse answers every later call with it. Only the v2
+ * TLV stage sets wake: an error may come from anywhere in it, a length
+ * from v2_done only, which clears wake itself (one store less on the
+ * other paths to a length). */
 static PP_INLINE int settle(pp_header *hdr, int r)
 {
     if (r > 0) {
@@ -986,6 +993,7 @@ static PP_INLINE int settle(pp_header *hdr, int r)
     } else if (r != PP_INCOMPLETE) {
         hdr->pp__p.result = (int8_t)r;
         hdr->pp__p.stage = ST_FAILED;
+        hdr->pp__p.wake = 0;
     }
     return r;
 }
@@ -1010,7 +1018,7 @@ static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
  * bytes again from the start, as a first call. Its answer is the one any
  * split gives, and it goes on from there.
  *
- * pp__p.dfa: 0 not tried yet, 1 done with (not to be tried again),
+ * pp__p.dfa: 0 not tried yet, 1 not to be tried (again),
  * V1_DFA_BASE + state in use: then stage is ST_V1_DFA and pp__p.next the
  * length of the call that brings one new byte (the bytes read, plus 1).
  * ==================================================================== */
@@ -1189,20 +1197,20 @@ static PP_INLINE int v1_dfa_go_on(pp_header *hdr, size_t s, size_t read)
 }
 
 /* Defined with the whole-line parsers below. */
-static int v1_start(pp_header *hdr, const uint8_t *b, size_t len);
-static int v1_first(pp_header *hdr, const uint8_t *b, size_t len);
+static int v1_resumable(pp_header *hdr, const uint8_t *b, size_t len);
+static int v1_first_call(pp_header *hdr, const uint8_t *b, size_t len);
 
 /* Out of the automaton, for good: the ordinary parser from byte 0. A
  * line the automaton took to its LF is whole: straight to the first-call
- * whole-line path (which checks it all again; v1_start has the rest). */
+ * whole-line path (which checks it all again; v1_resumable has the rest). */
 static PP_NOINLINE int v1_dfa_exit(pp_header *hdr, const uint8_t *b,
                                    size_t len)
 {
     memset(&hdr->pp__p, 0, sizeof hdr->pp__p);
     hdr->pp__p.dfa = 1;
     if (b[len - 1] == '\n' && len >= V1_MIN_LEN)
-        return v1_first(hdr, b, len);
-    return v1_start(hdr, b, len);
+        return v1_first_call(hdr, b, len);
+    return v1_resumable(hdr, b, len);
 }
 
 /* The automaton over b[0..len) from its start: 0 when it exits. */
@@ -1229,19 +1237,21 @@ static PP_INLINE int v1_dfa_allowed(const pp_header *hdr)
 static PP_NOINLINE int v1_dfa_first(pp_header *hdr, const uint8_t *b,
                                     size_t len)
 {
-    size_t s = v1_dfa_allowed(hdr) ? v1_dfa_run(b, len) : 0;
+    size_t s = hdr->pp__p.dfa == 0 && v1_dfa_allowed(hdr)
+                   ? v1_dfa_run(b, len)
+                   : 0;
 
     if (s != 0)
         return v1_dfa_go_on(hdr, s, len);
     hdr->pp__p.dfa = 1;
-    return v1_start(hdr, b, len);
+    return v1_resumable(hdr, b, len);
 }
 
 /* A first PP_INCOMPLETE of a v1 line from the ordinary parser, its
  * progress stored: go on in the automaton if it covers the bytes and the
  * settings. */
-static PP_NOINLINE int v1_dfa_start(pp_header *hdr, const uint8_t *b,
-                                    size_t len)
+static PP_NOINLINE int v1_dfa_try(pp_header *hdr, const uint8_t *b,
+                                  size_t len)
 {
     size_t s = v1_dfa_allowed(hdr) ? v1_dfa_run(b, len) : 0;
 
@@ -1254,7 +1264,7 @@ static PP_NOINLINE int v1_dfa_start(pp_header *hdr, const uint8_t *b,
 static PP_INLINE int v1_dfa_enter(pp_header *hdr, const uint8_t *b,
                                   size_t len)
 {
-    return hdr->pp__p.dfa == 0 ? v1_dfa_start(hdr, b, len) : PP_INCOMPLETE;
+    return hdr->pp__p.dfa == 0 ? v1_dfa_try(hdr, b, len) : PP_INCOMPLETE;
 }
 
 /* Fewer bytes than before, a misuse, answered as the ordinary parser
@@ -1271,9 +1281,7 @@ static PP_NOINLINE int v1_dfa_fewer(pp_header *hdr, const uint8_t *b,
     if (v1_dfa.field[s - V1_DFA_BASE] !=
         v1_dfa.field[hdr->pp__p.dfa - V1_DFA_BASE]) {
         hdr->pp__p.dfa = 1;
-        hdr->pp__p.result = PP_ERR_ARG; /* sticky, as settle() makes it */
-        hdr->pp__p.stage = ST_FAILED;
-        return PP_ERR_ARG;
+        return settle(hdr, PP_ERR_ARG);
     }
     return v1_dfa_go_on(hdr, s, len);
 }
@@ -1664,7 +1672,7 @@ static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
 }
 
 /* UNKNOWN and anything up to the CR at cr, which must not hold an LF. */
-static int v1_unknown_line(const uint8_t *p, const uint8_t *cr)
+static int v1_unknown_ok(const uint8_t *p, const uint8_t *cr)
 {
     if (cr - p < 7 || memcmp(p, "UNKNOWN", 7) != 0)
         return 0;
@@ -1683,11 +1691,11 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
         if (!prefix_eq(buf, "PROXY", n))
             return PP_ERR_NOT_PROXY;
         if (len < 5)
-            return v1_dfa_enter(hdr, buf, len); /* PP_INCOMPLETE */
+            return PP_INCOMPLETE;
         if (hdr->flags & PP_F_NO_V1)
             return PP_ERR_VERSION_DISABLED;
         if (len < 6)
-            return v1_dfa_enter(hdr, buf, len);
+            return PP_INCOMPLETE;
         return PP_ERR_V1_SYNTAX; /* "PROXY" then not a space */
     }
     hdr->pp__p.pos = 6;
@@ -1893,6 +1901,7 @@ static PP_NOINLINE int v2_done(pp_header *hdr, const uint8_t *buf)
     if (st->crc_at != 0 && !v2_crc_ok(buf, st->total, st->crc_at))
         return settle(hdr, PP_ERR_CRC32C_MISMATCH);
     v2_result(hdr, buf, st->total, st->tlv_at);
+    hdr->pp__p.wake = 0; /* settle leaves it to the TLV stage's end */
     return settle(hdr, (int)st->total);
 }
 
@@ -1903,13 +1912,6 @@ static PP_INLINE int v2_wait(pp__progress *st, uint32_t pos, size_t wake)
     st->pos = pos;
     st->wake = wake;
     return PP_INCOMPLETE;
-}
-
-/* An error, settled; wake back to 0 so that it sticks at any len. */
-static PP_INLINE int v2_fail(pp_header *hdr, int r)
-{
-    hdr->pp__p.wake = 0;
-    return settle(hdr, r);
 }
 
 /* The TLV stage, settled: the TLVs whose bytes have arrived, from st->pos
@@ -1937,23 +1939,22 @@ static PP_NOINLINE int v2_tlv_stage(pp_header *hdr, const uint8_t *buf,
         vlen = load_be16(buf + pos + 1);
         pos += 3 + vlen;
         if (pos > total)
-            return v2_fail(hdr, PP_ERR_TLV_TRUNCATED);
+            return settle(hdr, PP_ERR_TLV_TRUNCATED);
         r = v2_tlv_header(&st->crc_at, type, vlen, pos - vlen);
         if (r != 0)
-            return v2_fail(hdr, r);
+            return settle(hdr, r);
         /* 1 or 2 bytes after this TLV: known now (0 wraps around). */
         if (total - pos - 1 < 2)
-            return v2_fail(hdr, PP_ERR_TLV_TRUNCATED);
+            return settle(hdr, PP_ERR_TLV_TRUNCATED);
         if (type == PP_TLV_SSL) {
             if (len < pos)
                 return v2_wait(st, pos - vlen - 3, pos);
             if (!v2_ssl_tiles(buf + pos - vlen, vlen))
-                return v2_fail(hdr, PP_ERR_TLV_SSL);
+                return settle(hdr, PP_ERR_TLV_SSL);
         }
     }
     if (len < total)
         return v2_wait(st, pos, total);
-    st->wake = 0;
     return v2_done(hdr, buf);
 }
 
@@ -2081,7 +2082,8 @@ static PP_NOINLINE int sticky(pp_header *hdr, const void *buf, size_t len)
 }
 
 /* A first call starting with 'P', by the resumable path from byte 0. */
-static PP_NOINLINE int v1_start(pp_header *hdr, const uint8_t *b, size_t len)
+static PP_NOINLINE int v1_resumable(pp_header *hdr, const uint8_t *b,
+                                    size_t len)
 {
     return settle(hdr, below(hdr->max_len, V1_MIN_LEN)
                            ? PP_ERR_TOO_LONG
@@ -2093,13 +2095,13 @@ static PP_NOINLINE int v1_start(pp_header *hdr, const uint8_t *b, size_t len)
 static PP_INLINE int v1_line_end(const pp_header *hdr, const uint8_t *b,
                                  size_t len, const uint8_t *s)
 {
-    size_t n = (size_t)(s + 2 - b);
+    size_t cr = (size_t)(s - b); /* the line is cr + 2 bytes */
 
     /* Over v1_limit: over 107, or over a max_len (0 wraps around). */
-    if (*s != '\r' || n > len || s[1] != '\n' || n > PP_V1_MAX_LEN ||
-        hdr->max_len - 1 < n - 1)
+    if (*s != '\r' || cr + 1 >= len || s[1] != '\n' ||
+        cr + 2 > PP_V1_MAX_LEN || hdr->max_len - 1 < cr + 1)
         return 0;
-    return (int)n;
+    return (int)(cr + 2);
 }
 
 /* A whole line's result. */
@@ -2131,9 +2133,10 @@ static PP_INLINE int v1_ports_end(pp_header *hdr, const uint8_t *b,
  * straight through with the unbounded field parsers. stop is a CR or LF at
  * or before the line's end: every field parser reads a byte only after
  * the one before it continued the field, and CR and LF continue none, so
- * none reads past stop. Errors, and anything unusual, go to v1_start: it
- * finds the same answer the way every other split of the bytes does. A
- * leaf but for that tail call, so it needs no saved registers. */
+ * none reads past stop (they are given it as their end, but never compare
+ * with it). Errors, and anything unusual, go to v1_resumable: it finds the
+ * same answer the way every other split of the bytes does. A leaf but for
+ * that tail call. */
 static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
                                     size_t len, const uint8_t *stop)
 {
@@ -2143,7 +2146,7 @@ static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
     if (ip4_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
         ip4_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
         (n = v1_ports_end(hdr, b, len, s, stop)) == 0)
-        return v1_start(hdr, b, len);
+        return v1_resumable(hdr, b, len);
     return v1_line_done(hdr, PP_AF_INET, n);
 }
 
@@ -2157,23 +2160,25 @@ static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
     if (ip6_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
         ip6_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
         (n = v1_ports_end(hdr, b, len, s, stop)) == 0)
-        return v1_start(hdr, b, len);
+        return v1_resumable(hdr, b, len);
     return v1_line_done(hdr, PP_AF_INET6, n);
 }
 
 /* The same for "PROXY UNKNOWN": up to the first CR, no LF before it. */
-static PP_NOINLINE int v1_unknown_whole(pp_header *hdr, const uint8_t *b,
+static PP_NOINLINE int v1_unknown_line(pp_header *hdr, const uint8_t *b,
                                         size_t len, const uint8_t *stop)
 {
+    size_t room = (size_t)(stop - b), limit = v1_limit(hdr);
     const uint8_t *cr =
         *stop == '\r' ? stop
-                      : (const uint8_t *)memchr(b, '\r', (size_t)(stop - b));
-    int n = cr != NULL && v1_unknown_line(b + 6, cr)
+                      : (const uint8_t *)memchr(b, '\r',
+                                                room < limit ? room : limit);
+    int n = cr != NULL && v1_unknown_ok(b + 6, cr)
                 ? v1_line_end(hdr, b, len, cr)
                 : 0;
 
     return n != 0 ? v1_line_done(hdr, PP_AF_UNSPEC, n)
-                  : v1_start(hdr, b, len);
+                  : v1_resumable(hdr, b, len);
 }
 
 /* The whole line, bounded by stop, after "PROXY TC" (tcp) or "PROXY UN". */
@@ -2181,20 +2186,20 @@ static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
                              const uint8_t *stop, int tcp)
 {
     if (!tcp)
-        return v1_unknown_whole(hdr, b, len, stop);
-    /* len >= V1_MIN_LEN: bytes 8..10 are in; stop cannot lie in
-     * "PROXY TCP4 ", so the address starts before it. */
+        return v1_unknown_line(hdr, b, len, stop);
+    /* len >= V1_MIN_LEN: bytes 8..10 are in. Once they read "P4 " or
+     * "P6 ", stop (a CR or LF) lies after them, beyond the address start. */
     if (b[8] == 'P') {
         if (same2(b + 9, "4 "))
             return v1_tcp4_line(hdr, b, len, stop);
         if (same2(b + 9, "6 "))
             return v1_tcp6_line(hdr, b, len, stop);
     }
-    return v1_start(hdr, b, len);
+    return v1_resumable(hdr, b, len);
 }
 
 /* The first CR within the v1 limit, as v1_line's stop. */
-static PP_NOINLINE int v1_first_cr(pp_header *hdr, const uint8_t *b,
+static PP_NOINLINE int v1_first_call_cr(pp_header *hdr, const uint8_t *b,
                                    size_t len, int tcp)
 {
     size_t limit = v1_limit(hdr);
@@ -2202,28 +2207,29 @@ static PP_NOINLINE int v1_first_cr(pp_header *hdr, const uint8_t *b,
         (const uint8_t *)memchr(b, '\r', len < limit ? len : limit);
 
     return cr != NULL ? v1_line(hdr, b, len, cr, tcp)
-                      : v1_start(hdr, b, len);
+                      : v1_resumable(hdr, b, len);
 }
 
 /* A first call starting with 'P', len >= V1_MIN_LEN. The usual case, the
  * whole line in, goes straight through (v1_line), bounded by the last byte
  * when that is the LF (a read of exactly the header), else by the first
  * CR. "PROXY TC" and "PROXY UN" are one word each. */
-static PP_NOINLINE int v1_first(pp_header *hdr, const uint8_t *b, size_t len)
+static PP_NOINLINE int v1_first_call(pp_header *hdr, const uint8_t *b,
+                                     size_t len)
 {
     int tcp;
 
     if ((hdr->flags & PP_F_NO_V1) != 0)
-        return v1_start(hdr, b, len);
+        return v1_resumable(hdr, b, len);
     if (same8(b, "PROXY TC"))
         tcp = 1;
     else if (same8(b, "PROXY UN"))
         tcp = 0;
     else
-        return v1_start(hdr, b, len);
+        return v1_resumable(hdr, b, len);
     if (b[len - 1] == '\n')
         return v1_line(hdr, b, len, b + len - 1, tcp);
-    return v1_first_cr(hdr, b, len, tcp);
+    return v1_first_call_cr(hdr, b, len, tcp);
 }
 
 /* A first call (stage ST_START; each call starts again from byte 0 until
@@ -2233,7 +2239,7 @@ static PP_NOINLINE int parse_first(pp_header *hdr, const uint8_t *b,
                                    size_t len)
 {
     if (len >= V1_MIN_LEN && b[0] == 'P')
-        return v1_first(hdr, b, len);
+        return v1_first_call(hdr, b, len);
     if (len == 0)
         return PP_INCOMPLETE;
     /* A max_len below the shortest header is too long at byte 1. */
@@ -2259,7 +2265,7 @@ static PP_NOINLINE int v2_first(pp_header *hdr, const uint8_t *b, size_t len)
 static PP_NOINLINE int parse_v1_or_done(pp_header *hdr, const uint8_t *b,
                                         size_t len)
 {
-    if (hdr->pp__p.stage >= ST_DONE) /* ST_DONE and ST_FAILED come last */
+    if (hdr->pp__p.stage == ST_DONE || hdr->pp__p.stage == ST_FAILED)
         return sticky(hdr, b, len);
     if (len == 0)
         return PP_INCOMPLETE;

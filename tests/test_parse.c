@@ -2404,6 +2404,90 @@ static void test_api_edges(void **state)
     end_test();
 }
 
+/* Feed text[0..n) one more byte per call from `from` on (the earlier
+ * bytes went in by the caller); the status of the last call. */
+static int feed_bytes(pp_header *h, const char *text, size_t from, size_t n)
+{
+    int r = PP_INCOMPLETE;
+    size_t i;
+
+    for (i = from; i <= n && r == PP_INCOMPLETE; i++)
+        r = pp_parse(h, text, i);
+    return r;
+}
+
+/* Byte-at-a-time v1 TCP4 lines take a faster path (a byte automaton) than
+ * lines parsed whole; the settings it does not cover, several bytes at
+ * once, fewer bytes than before and application data after the LF must
+ * all give what the resumable parser gives. */
+static void test_v1_bytewise_paths(void **state)
+{
+    static const char line[] = "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n";
+    static const char data[] = "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP";
+    static const char long4[] =
+        "PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n";
+    char unknown[300];
+    size_t n = sizeof line - 1;
+    pp_header h;
+    int r;
+
+    (void)state;
+    begin_test();
+
+    g_case = "byte by byte, then the rest and data in one call";
+    memset(&h, 0, sizeof h);
+    r = feed_bytes(&h, data, 1, 20);
+    if (r != PP_INCOMPLETE || pp_parse(&h, data, sizeof data - 1) != (int)n ||
+        h.src.port != 1 || h.dst.port != 2 || h.family != PP_AF_INET)
+        note_failure(__LINE__, "got %d, then not the line", r);
+
+    g_case = "fewer bytes than before, same field: still incomplete";
+    memset(&h, 0, sizeof h);
+    r = feed_bytes(&h, line, 1, 17);
+    if (r != PP_INCOMPLETE || pp_parse(&h, line, 16) != PP_INCOMPLETE ||
+        feed_bytes(&h, line, 17, n) != (int)n)
+        note_failure(__LINE__, "a shorter call in the same field misread");
+
+    g_case = "fewer bytes than before, a separator cut off: misuse";
+    memset(&h, 0, sizeof h);
+    r = feed_bytes(&h, line, 1, 20);
+    if (r != PP_INCOMPLETE || pp_parse(&h, line, 9) != PP_ERR_ARG ||
+        pp_parse(&h, line, n) != PP_ERR_ARG)
+        note_failure(__LINE__, "not a sticky PP_ERR_ARG");
+
+    g_case = "PP_F_NO_V1, byte by byte";
+    memset(&h, 0, sizeof h);
+    h.flags = PP_F_NO_V1;
+    r = feed_bytes(&h, line, 1, n);
+    if (r != PP_ERR_VERSION_DISABLED)
+        note_failure(__LINE__, "got %d (%s)", r, pp_status_name(r));
+
+    g_case = "max_len below the line, byte by byte";
+    memset(&h, 0, sizeof h);
+    h.max_len = 50; /* the CR must come within 49 bytes */
+    r = feed_bytes(&h, long4, 1, 48);
+    if (r != PP_INCOMPLETE || pp_parse(&h, long4, 49) != PP_ERR_TOO_LONG)
+        note_failure(__LINE__, "got %d before byte 49, then not too long",
+                     r);
+
+    g_case = "max_len at the line, byte by byte";
+    memset(&h, 0, sizeof h);
+    h.max_len = sizeof long4 - 1;
+    r = feed_bytes(&h, long4, 1, sizeof long4 - 1);
+    if (r != (int)(sizeof long4 - 1))
+        note_failure(__LINE__, "got %d (%s)", r, pp_status_name(r));
+
+    g_case = "UNKNOWN, no CR, an LF last, whole";
+    memcpy(unknown, "PROXY UNKNOWN ", 14);
+    memset(unknown + 14, 'x', sizeof unknown - 15);
+    unknown[sizeof unknown - 1] = '\n';
+    memset(&h, 0, sizeof h);
+    r = pp_parse(&h, unknown, sizeof unknown);
+    if (r != PP_ERR_V1_TOO_LONG)
+        note_failure(__LINE__, "got %d (%s)", r, pp_status_name(r));
+    end_test();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2414,6 +2498,7 @@ int main(void)
         cmocka_unit_test(test_api_edges),
         cmocka_unit_test(test_first_byte),
         cmocka_unit_test(test_v1_valid),
+        cmocka_unit_test(test_v1_bytewise_paths),
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_v2_signature),
         cmocka_unit_test(test_v2_byte12),
