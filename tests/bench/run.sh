@@ -16,7 +16,7 @@ $cc -std=c99 -O2 -Iinclude -Ilib tests/bench/bench_parse.c lib/pphdr.c \
     -o "$out/bench_parse"
 
 echo "== time (median of 31 rounds)"
-"$out/bench_parse"
+"$out/bench_parse" | tee "$out/time.txt"
 
 echo
 echo "== instructions per header (callgrind; pp_parse only, header zeroing subtracted)"
@@ -52,7 +52,25 @@ cp tests/bench/goproxyproto/bench_test.go "$out/go/"
 (cd "$out/go" && PP_BENCH_INPUTS="$out" GOPATH=/usr/share/gocode \
     GO111MODULE=off GOFLAGS= GOCACHE="$out/gocache" \
     go test -run '^$' -bench . -benchtime 200000x 2>&1 |
-    grep -E '^(Benchmark|\s+bench_test)' || true)
+    grep -E '^(Benchmark|\s+bench_test)' || true) | tee "$out/go.txt"
+echo "-- pphdr against go-proxyproto (ns per header, same inputs):"
+python3 - "$out" <<'PY'
+import re, sys
+ours, go = {}, {}
+for line in open(sys.argv[1] + '/time.txt'):
+    m = re.match(r'^([A-H]) .*?\s+\d+\s+([\d.]+)\s+[\d.]+\s+[\d.]+$', line)
+    if m:
+        ours[m.group(1)] = (line[:24].strip(), float(m.group(2)))
+for line in open(sys.argv[1] + '/go.txt'):
+    m = re.match(r'^BenchmarkRead/([A-H])\.bin\S*\s+\d+\s+([\d.]+) ns/op', line)
+    if m:
+        go[m.group(1)] = float(m.group(2))
+print(f"{'input':24} {'pphdr':>8} {'go':>8} {'ratio':>7}")
+for k in sorted(ours):
+    if k in go:
+        name, ns = ours[k]
+        print(f"{name:24} {ns:8.1f} {go[k]:8.1f} {ns / go[k]:7.3f}")
+PY
 
 echo
 echo "== writers and CRC32C (hardware path where the CPU has SSE4.2, then portable)"
