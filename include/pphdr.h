@@ -41,7 +41,7 @@ extern "C" {
  * Version. The single place the version is written; meson reads it here.
  * ---------------------------------------------------------------------- */
 #define PP_VERSION_MAJOR 0
-#define PP_VERSION_MINOR 1
+#define PP_VERSION_MINOR 2
 #define PP_VERSION_PATCH 0
 #define PP_VERSION_NUMBER \
     (PP_VERSION_MAJOR * 10000 + PP_VERSION_MINOR * 100 + PP_VERSION_PATCH)
