@@ -1200,15 +1200,16 @@ static PP_INLINE int v1_dfa_go_on(pp_header *hdr, size_t s, size_t read)
 static int v1_resumable(pp_header *hdr, const uint8_t *b, size_t len);
 static int v1_first_call(pp_header *hdr, const uint8_t *b, size_t len);
 
-/* Out of the automaton, for good: the ordinary parser from byte 0. A
- * line the automaton took to its LF is whole: straight to the first-call
- * whole-line path (which checks it all again; v1_resumable has the rest). */
+/* Out of the automaton, for good: the bytes again as a first call. A line
+ * the automaton took to its LF (with or without data after it) is whole:
+ * the first-call path parses it in one go, checking it all again; the
+ * resumable parser has the rest. */
 static PP_NOINLINE int v1_dfa_exit(pp_header *hdr, const uint8_t *b,
                                    size_t len)
 {
     memset(&hdr->pp__p, 0, sizeof hdr->pp__p);
     hdr->pp__p.dfa = 1;
-    if (b[len - 1] == '\n' && len >= V1_MIN_LEN)
+    if (len >= V1_MIN_LEN)
         return v1_first_call(hdr, b, len);
     return v1_resumable(hdr, b, len);
 }
