@@ -1181,13 +1181,8 @@ static PP_INLINE size_t v1_dfa_step(size_t s, uint8_t c)
     return v1_dfa.next[v1_dfa.cls[c] + s - V1_DFA_BASE];
 }
 
-/* In the automaton, next is the length of the call that brings one new
- * byte: the bytes read so far are next - 1. */
-static PP_INLINE size_t v1_dfa_read(const pp_header *hdr)
-{
-    return hdr->pp__p.next - 1;
-}
-
+/* In the automaton at live state s after `read` bytes: the next call
+ * that brings exactly one new byte has len read + 1 (pp_parse's test). */
 static PP_INLINE int v1_dfa_go_on(pp_header *hdr, size_t s, size_t read)
 {
     hdr->pp__p.stage = ST_V1_DFA;
@@ -1292,7 +1287,7 @@ static PP_NOINLINE int v1_dfa_fewer(pp_header *hdr, const uint8_t *b,
 static PP_NOINLINE int v1_dfa_more(pp_header *hdr, const uint8_t *b,
                                    size_t len)
 {
-    size_t s = hdr->pp__p.dfa, i = v1_dfa_read(hdr);
+    size_t s = hdr->pp__p.dfa, i = hdr->pp__p.next - 1; /* bytes read */
 
     if (len < i)
         return len == 0 ? PP_INCOMPLETE : v1_dfa_fewer(hdr, b, len);
