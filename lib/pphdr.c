@@ -2162,7 +2162,7 @@ static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
 
 /* The same for "PROXY UNKNOWN": up to the first CR, no LF before it. */
 static PP_NOINLINE int v1_unknown_line(pp_header *hdr, const uint8_t *b,
-                                        size_t len, const uint8_t *stop)
+                                       size_t len, const uint8_t *stop)
 {
     size_t room = (size_t)(stop - b), limit = v1_limit(hdr);
     const uint8_t *cr =
@@ -2196,7 +2196,7 @@ static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
 
 /* The first CR within the v1 limit, as v1_line's stop. */
 static PP_NOINLINE int v1_first_call_cr(pp_header *hdr, const uint8_t *b,
-                                   size_t len, int tcp)
+                                        size_t len, int tcp)
 {
     size_t limit = v1_limit(hdr);
     const uint8_t *cr =
