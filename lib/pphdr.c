@@ -1227,36 +1227,45 @@ static PP_INLINE int v1_dfa_allowed(const pp_header *hdr)
            (hdr->max_len == 0 || hdr->max_len >= PP_V1_MAX_LEN);
 }
 
-/* A first call with a short v1 prefix (1 to V1_MIN_LEN - 1 bytes, the
- * first 'P'): the automaton from byte 0 when it takes the bytes, else the
- * ordinary parser (never the automaton again). */
-static PP_NOINLINE int v1_dfa_first(pp_header *hdr, const uint8_t *b,
-                                    size_t len)
+/* The automaton over b[0..len) from byte 0, if it may take these bytes:
+ * not tried before, the settings allowing it. Its state, or 0, and then
+ * it is never tried again. */
+static size_t v1_dfa_from_start(pp_header *hdr, const uint8_t *b,
+                                size_t len)
 {
     size_t s = hdr->pp__p.dfa == 0 && v1_dfa_allowed(hdr)
                    ? v1_dfa_run(b, len)
                    : 0;
 
-    if (s != 0)
-        return v1_dfa_go_on(hdr, s, len);
-    hdr->pp__p.dfa = 1;
-    return v1_resumable(hdr, b, len);
+    if (s == 0)
+        hdr->pp__p.dfa = 1;
+    return s;
+}
+
+/* A first call with a short v1 prefix (1 to V1_MIN_LEN - 1 bytes, the
+ * first 'P'): the automaton when it takes the bytes, else the ordinary
+ * parser. */
+static PP_NOINLINE int v1_dfa_first(pp_header *hdr, const uint8_t *b,
+                                    size_t len)
+{
+    size_t s = v1_dfa_from_start(hdr, b, len);
+
+    return s != 0 ? v1_dfa_go_on(hdr, s, len) : v1_resumable(hdr, b, len);
 }
 
 /* A first PP_INCOMPLETE of a v1 line from the ordinary parser, its
- * progress stored: go on in the automaton if it covers the bytes and the
- * settings. */
+ * progress stored: the automaton goes on from here if it takes the bytes,
+ * else the ordinary parser does. */
 static PP_NOINLINE int v1_dfa_try(pp_header *hdr, const uint8_t *b,
                                   size_t len)
 {
-    size_t s = v1_dfa_allowed(hdr) ? v1_dfa_run(b, len) : 0;
+    size_t s = v1_dfa_from_start(hdr, b, len);
 
-    hdr->pp__p.dfa = 1;
     return s != 0 ? v1_dfa_go_on(hdr, s, len) : PP_INCOMPLETE;
 }
 
 /* PP_INCOMPLETE from the ordinary v1 parser: the automaton, if not tried
- * yet. */
+ * yet (tested here, so that later calls skip the call). */
 static PP_INLINE int v1_dfa_enter(pp_header *hdr, const uint8_t *b,
                                   size_t len)
 {
