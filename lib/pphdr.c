@@ -1996,16 +1996,29 @@ static PP_INLINE int v2_begin(pp_header *hdr, const uint8_t *buf,
     return v2_signed(hdr, buf, len);
 }
 
-/* Bytes 12..15 of the headers v2_plain answers, by family byte: version
- * 2 with the command bit set (the PROXY value; LOCAL is matched with it
- * set), the family, and L = the family's address block (big-endian): no
- * TLVs. UNSPEC, INET and INET6 only (UNIX is left to the general path,
- * which calls out for its paths); all zero, never matched, for others. */
-#define V2_PLAIN(fam, block) [fam] = {0x21, fam, 0, block}
-static const uint8_t v2_plain_tail[256][4] = {
-    V2_PLAIN(0x00, 0), V2_PLAIN(0x11, 12), V2_PLAIN(0x12, 12),
-    V2_PLAIN(0x21, 36), V2_PLAIN(0x22, 36)};
+/* Per family byte, for the headers v2_plain answers. tail: bytes 12..15,
+ * version 2 with the command bit set (the PROXY value; LOCAL is matched
+ * with it set), the family, and L = the family's address block
+ * (big-endian): no TLVs. head: the result's version, command (set after),
+ * family and transport, stored with one copy. UNSPEC, INET and INET6 only
+ * (UNIX is left to the general path, which calls out for its paths); all
+ * zero, never matched, for others. */
+#define V2_PLAIN(fam, block)                                                 \
+    [fam] = {{0x21, fam, 0, block}, {2, 0, (fam) >> 4, (fam)&0xF}}
+static const struct {
+    uint8_t tail[4], head[4];
+} v2_plain_family[256] = {V2_PLAIN(0x00, 0), V2_PLAIN(0x11, 12),
+                          V2_PLAIN(0x12, 12), V2_PLAIN(0x21, 36),
+                          V2_PLAIN(0x22, 36)};
 #undef V2_PLAIN
+
+/* version, command, family and transport follow each other in pp_header
+ * (one-byte members: no padding between them), so one copy sets them. */
+#define PP_HEAD_AT offsetof(pp_header, version)
+typedef char pp_head_in_a_row[offsetof(pp_header, transport) ==
+                                      PP_HEAD_AT + 3
+                                  ? 1
+                                  : -1];
 
 /* The common case at the first call: a whole v2 header (its 16 fixed bytes
  * in, the signature checked) without TLVs and of a family above, all
@@ -2022,25 +2035,26 @@ static PP_INLINE int v2_plain(pp_header *hdr, const uint8_t *b, size_t len)
 
     /* Same-order loads on both sides: endian-neutral. */
     memcpy(&got, b + 12, 4);
-    memcpy(&want, v2_plain_tail[fam], 4);
+    memcpy(&want, v2_plain_family[fam].tail, 4);
     memcpy(&bit, cmd_bit, 4);
     if ((got | bit) != want || (hdr->flags & PP_F_NO_V2) != 0 ||
         (hdr->max_len != 0 && hdr->max_len < total) || len < total)
         return 0;
-    hdr->version = 2;
+    memcpy((unsigned char *)hdr + PP_HEAD_AT, v2_plain_family[fam].head, 4);
     hdr->command = (uint8_t)(cmd - 0x20); /* cmd is 0x20 or 0x21 here */
-    hdr->family = fam >> 4;
-    hdr->transport = fam & 0xF;
-    if (cmd == 0x21 && fam >> 4 == PP_AF_INET) {
-        memcpy(hdr->src.ip, b + 16, 4);
-        memcpy(hdr->dst.ip, b + 20, 4);
-        hdr->src.port = load_be16(b + 24);
-        hdr->dst.port = load_be16(b + 26);
-    } else if (cmd == 0x21 && fam >> 4 == PP_AF_INET6) {
-        memcpy(hdr->src.ip, b + 16, 16);
-        memcpy(hdr->dst.ip, b + 32, 16);
-        hdr->src.port = load_be16(b + 48);
-        hdr->dst.port = load_be16(b + 50);
+    /* Here the length tells the family: INET 16 + 12, INET6 16 + 36. */
+    if (cmd == 0x21) {
+        if (total == 28) {
+            memcpy(hdr->src.ip, b + 16, 4);
+            memcpy(hdr->dst.ip, b + 20, 4);
+            hdr->src.port = load_be16(b + 24);
+            hdr->dst.port = load_be16(b + 26);
+        } else if (total == 52) {
+            memcpy(hdr->src.ip, b + 16, 16);
+            memcpy(hdr->dst.ip, b + 32, 16);
+            hdr->src.port = load_be16(b + 48);
+            hdr->dst.port = load_be16(b + 50);
+        }
     }
     hdr->length = total;
     hdr->pp__p.stage = ST_DONE;
