@@ -2309,20 +2309,21 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
     const uint8_t *b = (const uint8_t *)buf;
     int r;
 
+    /* A v1 TCP4 line fed byte by byte: one step of the automaton. Tested
+     * first: the stage byte's sign, with the same compare as ST_START. */
+    if (hdr->pp__p.stage >= ST_V1_DFA) {
+        size_t s;
+        if (len != hdr->pp__p.next)
+            return v1_dfa_more(hdr, b, len);
+        PP_INVARIANT(len >= 2 && b != NULL); /* next: bytes read + 1 */
+        s = v1_dfa_step(hdr->pp__p.dfa, b[len - 1]);
+        if (s == 0)
+            return v1_dfa_exit(hdr, b, len);
+        hdr->pp__p.dfa = (uint8_t)s;
+        hdr->pp__p.next = len + 1;
+        return PP_INCOMPLETE;
+    }
     if (hdr->pp__p.stage != ST_START) {
-        /* A v1 TCP4 line fed byte by byte: one step of the automaton. */
-        if (hdr->pp__p.stage >= ST_V1_DFA) {
-            size_t s;
-            if (len != hdr->pp__p.next)
-                return v1_dfa_more(hdr, b, len);
-            PP_INVARIANT(len >= 2 && b != NULL); /* next: bytes read + 1 */
-            s = v1_dfa_step(hdr->pp__p.dfa, b[len - 1]);
-            if (s == 0)
-                return v1_dfa_exit(hdr, b, len);
-            hdr->pp__p.dfa = (uint8_t)s;
-            hdr->pp__p.next = len + 1;
-            return PP_INCOMPLETE;
-        }
         /* Below wake (0 outside the v2 TLV stage) the new bytes cannot
          * decide anything: answered with no call (one per byte when a
          * header is fed byte by byte). */
