@@ -669,11 +669,18 @@ static uint32_t crc32c_gap(const uint8_t *p, size_t len, size_t at)
  * When that many bytes are in, the end checks cannot fire: the parsers
  * take a `bounded` flag, a constant at each call, and are inlined so that
  * the unbounded copies lose those checks. Both copies run the same code
- * and give the same answers.
+ * and give the same answers. The IPv4 and port parsers take a mode
+ * instead, with one more copy: for text the v1 automaton has already
+ * checked, they only read the values.
  * ==================================================================== */
 
+#define TXT_BOUNDED 1 /* the text may run into end (`bounded`) */
+#define TXT_VALID 2   /* known valid, so unbounded: no checks */
+
 /* p has a byte to read (always so when unbounded). */
-#define HAVE(p, end, bounded) (!(bounded) || (p) != (end))
+#define HAVE(p, end, mode) (!((mode)&TXT_BOUNDED) || (p) != (end))
+/* The text is to be checked. */
+#define CHECK(mode) (!((mode)&TXT_VALID))
 
 static unsigned dec_digit(uint8_t c)
 {
@@ -700,26 +707,26 @@ static unsigned hex_digit(uint8_t c)
  * costs two compares: the leading zero is looked at only when a second
  * digit follows it. */
 static PP_INLINE int ip4_octet(const uint8_t **pp, const uint8_t *end,
-                               uint8_t *out, int bounded)
+                               uint8_t *out, int mode)
 {
     const uint8_t *p = *pp;
     unsigned v, d;
 
-    if (!HAVE(p, end, bounded))
+    if (!HAVE(p, end, mode))
         return PP_INCOMPLETE;
     v = dec_digit(*p);
-    if (v > 9)
+    if (CHECK(mode) && v > 9)
         return PP_ERR_V1_ADDRESS;
     p++;
-    if (HAVE(p, end, bounded) && (d = dec_digit(*p)) <= 9) {
-        if (v == 0)
+    if (HAVE(p, end, mode) && (d = dec_digit(*p)) <= 9) {
+        if (CHECK(mode) && v == 0)
             return PP_ERR_V1_ADDRESS; /* a leading zero */
         v = v * 10 + d;
         p++;
-        if (HAVE(p, end, bounded) && (d = dec_digit(*p)) <= 9) {
+        if (HAVE(p, end, mode) && (d = dec_digit(*p)) <= 9) {
             v = v * 10 + d;
             p++;
-            if (v > 255)
+            if (CHECK(mode) && v > 255)
                 return PP_ERR_V1_ADDRESS;
         }
     }
@@ -730,14 +737,14 @@ static PP_INLINE int ip4_octet(const uint8_t **pp, const uint8_t *end,
 
 /* A dot, then an octet. */
 static PP_INLINE int ip4_dot_octet(const uint8_t **pp, const uint8_t *end,
-                                   uint8_t *out, int bounded)
+                                   uint8_t *out, int mode)
 {
-    if (!HAVE(*pp, end, bounded))
+    if (!HAVE(*pp, end, mode))
         return PP_INCOMPLETE;
-    if (**pp != '.')
+    if (CHECK(mode) && **pp != '.')
         return PP_ERR_V1_ADDRESS;
     (*pp)++;
-    return ip4_octet(pp, end, out, bounded);
+    return ip4_octet(pp, end, out, mode);
 }
 
 /* Where an IPv4 parse can go on later: octets before `done` are final
@@ -751,9 +758,9 @@ typedef struct ip4_mark {
 /* After octet n - 1 stopped at p: final unless the end stopped it. Only
  * a bounded parse can run into the end and need the mark. */
 static PP_INLINE void ip4_mark_at(ip4_mark *m, const uint8_t *p,
-                                  const uint8_t *end, int n, int bounded)
+                                  const uint8_t *end, int n, int mode)
 {
-    if (bounded && p != end) {
+    if ((mode & TXT_BOUNDED) && p != end) {
         m->at = p;
         m->done = n;
     }
@@ -763,32 +770,32 @@ static PP_INLINE void ip4_mark_at(ip4_mark *m, const uint8_t *p,
  * compiler keeps all in registers); m follows the final octets. */
 static PP_INLINE int ip4_parse_from(ip4_mark *m, const uint8_t *end,
                                     uint8_t out[4], const uint8_t **stop,
-                                    int bounded)
+                                    int mode)
 {
     const uint8_t *p = m->at;
     int r = PP_OK;
 
     switch (m->done) {
     case 0:
-        r = ip4_octet(&p, end, &out[0], bounded);
+        r = ip4_octet(&p, end, &out[0], mode);
         if (r != PP_OK)
             break;
-        ip4_mark_at(m, p, end, 1, bounded);
+        ip4_mark_at(m, p, end, 1, mode);
         /* fallthrough */
     case 1:
-        r = ip4_dot_octet(&p, end, &out[1], bounded);
+        r = ip4_dot_octet(&p, end, &out[1], mode);
         if (r != PP_OK)
             break;
-        ip4_mark_at(m, p, end, 2, bounded);
+        ip4_mark_at(m, p, end, 2, mode);
         /* fallthrough */
     case 2:
-        r = ip4_dot_octet(&p, end, &out[2], bounded);
+        r = ip4_dot_octet(&p, end, &out[2], mode);
         if (r != PP_OK)
             break;
-        ip4_mark_at(m, p, end, 3, bounded);
+        ip4_mark_at(m, p, end, 3, mode);
         /* fallthrough */
     default:
-        r = ip4_dot_octet(&p, end, &out[3], bounded);
+        r = ip4_dot_octet(&p, end, &out[3], mode);
         if (r == PP_OK)
             *stop = p;
         break;
@@ -798,13 +805,13 @@ static PP_INLINE int ip4_parse_from(ip4_mark *m, const uint8_t *end,
 
 static PP_INLINE int ip4_parse(const uint8_t *p, const uint8_t *end,
                                uint8_t out[4], const uint8_t **stop,
-                               int bounded)
+                               int mode)
 {
     ip4_mark m;
 
     m.at = p;
     m.done = 0;
-    return ip4_parse_from(&m, end, out, stop, bounded);
+    return ip4_parse_from(&m, end, out, stop, mode);
 }
 
 /* Strict address text parsers over [p, end), no NUL needed. Parsing stops
@@ -1013,10 +1020,12 @@ static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
  * states are exactly the prefixes of valid TCP4 lines, those the field
  * parsers answer with PP_INCOMPLETE; it keeps no values. A first call's
  * PP_INCOMPLETE hands the bytes to it (a call with the whole line never
- * meets it). At any byte it has no transition for (the LF that ends the
- * line, TCP6, UNKNOWN, an error) it exits: the ordinary parser takes all
- * bytes again from the start, as a first call. Its answer is the one any
- * split gives, and it goes on from there.
+ * meets it). The LF that ends a line takes it to V1_DFA_LINE: the line is
+ * valid, and the field parsers read its values without checking them
+ * again. At any byte it has no transition for (TCP6, UNKNOWN, an error)
+ * it exits: the ordinary parser takes all bytes again from the start, as
+ * a first call. Its answer is the one any split gives, and it goes on
+ * from there.
  *
  * pp__p.dfa: 0 not tried yet, 1 not to be tried (again),
  * V1_DFA_BASE + state in use: then stage is ST_V1_DFA and pp__p.next the
@@ -1024,29 +1033,32 @@ static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
  * ==================================================================== */
 
 /* BEGIN v1 TCP4 automaton: generated by tools/gen_v1_dfa.py */
-/* 80 states x 19 byte classes. cls: a byte's class times
+/* 80 states x 20 byte classes. cls: a byte's class times
  * V1_DFA_STATES (class 0, all other bytes, exits everywhere); next:
- * [class][state] -> V1_DFA_BASE + next state, or 0 to exit; field:
- * [state] -> separators (SP, CR) read, "PROXY " counted. */
+ * [class][state] -> V1_DFA_BASE + next state, V1_DFA_LINE when the
+ * LF ends a valid line, or 0 to exit; field: [state] -> separators
+ * (SP, CR) read, "PROXY " counted. */
 #define V1_DFA_BASE 128
+#define V1_DFA_LINE 1
 #define V1_DFA_STATES 80
-#define V1_DFA_CLASSES 19
+#define V1_DFA_CLASSES 20
 static const struct {
     uint16_t cls[256];
     uint8_t next[V1_DFA_CLASSES * V1_DFA_STATES];
     uint8_t field[V1_DFA_STATES];
 } v1_dfa = {
     {
-        ['\r'] = 1 * V1_DFA_STATES, [' '] = 2 * V1_DFA_STATES,
-        ['.'] = 3 * V1_DFA_STATES, ['0'] = 4 * V1_DFA_STATES,
-        ['1'] = 5 * V1_DFA_STATES, ['2'] = 6 * V1_DFA_STATES,
-        ['3'] = 7 * V1_DFA_STATES, ['4'] = 8 * V1_DFA_STATES,
-        ['5'] = 9 * V1_DFA_STATES, ['6'] = 10 * V1_DFA_STATES,
-        ['7'] = 11 * V1_DFA_STATES, ['8'] = 11 * V1_DFA_STATES,
-        ['9'] = 11 * V1_DFA_STATES, ['C'] = 12 * V1_DFA_STATES,
-        ['O'] = 13 * V1_DFA_STATES, ['P'] = 14 * V1_DFA_STATES,
-        ['R'] = 15 * V1_DFA_STATES, ['T'] = 16 * V1_DFA_STATES,
-        ['X'] = 17 * V1_DFA_STATES, ['Y'] = 18 * V1_DFA_STATES,
+        ['\n'] = 1 * V1_DFA_STATES, ['\r'] = 2 * V1_DFA_STATES,
+        [' '] = 3 * V1_DFA_STATES, ['.'] = 4 * V1_DFA_STATES,
+        ['0'] = 5 * V1_DFA_STATES, ['1'] = 6 * V1_DFA_STATES,
+        ['2'] = 7 * V1_DFA_STATES, ['3'] = 8 * V1_DFA_STATES,
+        ['4'] = 9 * V1_DFA_STATES, ['5'] = 10 * V1_DFA_STATES,
+        ['6'] = 11 * V1_DFA_STATES, ['7'] = 12 * V1_DFA_STATES,
+        ['8'] = 12 * V1_DFA_STATES, ['9'] = 12 * V1_DFA_STATES,
+        ['C'] = 13 * V1_DFA_STATES, ['O'] = 14 * V1_DFA_STATES,
+        ['P'] = 15 * V1_DFA_STATES, ['R'] = 16 * V1_DFA_STATES,
+        ['T'] = 17 * V1_DFA_STATES, ['X'] = 18 * V1_DFA_STATES,
+        ['Y'] = 19 * V1_DFA_STATES,
     },
     {
         /* other bytes */
@@ -1054,6 +1066,11 @@ static const struct {
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        /* '\n' */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
         /* '\r' */
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -1194,11 +1211,11 @@ static PP_INLINE int v1_dfa_go_on(pp_header *hdr, size_t s, size_t read)
 /* Defined with the whole-line parsers below. */
 static int v1_resumable(pp_header *hdr, const uint8_t *b, size_t len);
 static int v1_first_call(pp_header *hdr, const uint8_t *b, size_t len);
+static int v1_dfa_line(pp_header *hdr, const uint8_t *b, size_t n);
 
-/* Out of the automaton, for good: the bytes again as a first call. A line
- * the automaton took to its LF (with or without data after it) is whole:
- * the first-call path parses it in one go, checking it all again; the
- * resumable parser has the rest. */
+/* Out of the automaton, for good, at a byte it does not take: the bytes
+ * again as a first call, by the first-call path when there are enough
+ * for a line, else by the resumable parser. */
 static PP_NOINLINE int v1_dfa_exit(pp_header *hdr, const uint8_t *b,
                                    size_t len)
 {
@@ -1209,12 +1226,13 @@ static PP_NOINLINE int v1_dfa_exit(pp_header *hdr, const uint8_t *b,
     return v1_resumable(hdr, b, len);
 }
 
-/* The automaton over b[0..len) from its start: 0 when it exits. */
+/* The automaton over b[0..len) from its start: a live state, or below
+ * V1_DFA_BASE when it left them. */
 static size_t v1_dfa_run(const uint8_t *b, size_t len)
 {
     size_t s = V1_DFA_BASE, i;
 
-    for (i = 0; i < len && s != 0; i++)
+    for (i = 0; i < len && s >= V1_DFA_BASE; i++)
         s = v1_dfa_step(s, b[i]);
     return s;
 }
@@ -1228,8 +1246,9 @@ static PP_INLINE int v1_dfa_allowed(const pp_header *hdr)
 }
 
 /* The automaton over b[0..len) from byte 0, if it may take these bytes:
- * not tried before, the settings allowing it. Its state, or 0, and then
- * it is never tried again. */
+ * not tried before, the settings allowing it. Its live state, or 0, and
+ * then it is never tried again. (Callers have no whole line: the first
+ * call had fewer bytes than any, the ordinary parser found none.) */
 static size_t v1_dfa_from_start(pp_header *hdr, const uint8_t *b,
                                 size_t len)
 {
@@ -1237,9 +1256,10 @@ static size_t v1_dfa_from_start(pp_header *hdr, const uint8_t *b,
                    ? v1_dfa_run(b, len)
                    : 0;
 
-    if (s == 0)
-        hdr->pp__p.dfa = 1;
-    return s;
+    if (s >= V1_DFA_BASE)
+        return s;
+    hdr->pp__p.dfa = 1;
+    return 0;
 }
 
 /* A first call with a short v1 prefix (1 to V1_MIN_LEN - 1 bytes, the
@@ -1281,7 +1301,7 @@ static PP_NOINLINE int v1_dfa_fewer(pp_header *hdr, const uint8_t *b,
 {
     size_t s = v1_dfa_run(b, len);
 
-    if (s == 0) /* other bytes than before: no answer is right */
+    if (s < V1_DFA_BASE) /* other bytes than before: no answer is right */
         return v1_dfa_exit(hdr, b, len);
     if (v1_dfa.field[s - V1_DFA_BASE] !=
         v1_dfa.field[hdr->pp__p.dfa - V1_DFA_BASE]) {
@@ -1302,8 +1322,9 @@ static PP_NOINLINE int v1_dfa_more(pp_header *hdr, const uint8_t *b,
         return len == 0 ? PP_INCOMPLETE : v1_dfa_fewer(hdr, b, len);
     for (; i < len; i++) {
         s = v1_dfa_step(s, b[i]);
-        if (s == 0)
-            return v1_dfa_exit(hdr, b, len);
+        if (s < V1_DFA_BASE)
+            return s == V1_DFA_LINE ? v1_dfa_line(hdr, b, i + 1)
+                                    : v1_dfa_exit(hdr, b, len);
     }
     return v1_dfa_go_on(hdr, s, len);
 }
@@ -1327,11 +1348,11 @@ static int prefix_eq(const uint8_t *p, const void *text, size_t n)
 
 /* One more port digit into *v when the next byte is one. */
 static PP_INLINE int port_digit(const uint8_t **pp, const uint8_t *end,
-                                unsigned *v, int bounded)
+                                unsigned *v, int mode)
 {
     unsigned d;
 
-    if (!HAVE(*pp, end, bounded) || (d = dec_digit(**pp)) > 9)
+    if (!HAVE(*pp, end, mode) || (d = dec_digit(**pp)) > 9)
         return 0;
     *v = *v * 10 + d;
     (*pp)++;
@@ -1341,20 +1362,20 @@ static PP_INLINE int port_digit(const uint8_t **pp, const uint8_t *end,
 /* A decimal port 0..65535 without leading zeros: up to 5 digits, none
  * after a leading 0. Written out like the IPv4 octet. */
 static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
-                             uint16_t *out, const uint8_t **stop,
-                             int bounded)
+                             uint16_t *out, const uint8_t **stop, int mode)
 {
     unsigned v;
 
-    if (!HAVE(p, end, bounded))
+    if (!HAVE(p, end, mode))
         return PP_INCOMPLETE;
     v = dec_digit(*p++);
-    if (v > 9)
+    if (CHECK(mode) && v > 9)
         return PP_ERR_V1_PORT;
-    if (v != 0 && port_digit(&p, end, &v, bounded) &&
-        port_digit(&p, end, &v, bounded) &&
-        port_digit(&p, end, &v, bounded) &&
-        port_digit(&p, end, &v, bounded) && v > 65535)
+    /* A leading 0 ends the port (the caller rejects a digit after it);
+     * valid text has none, so that test is left out. */
+    if ((v != 0 || !CHECK(mode)) && port_digit(&p, end, &v, mode) &&
+        port_digit(&p, end, &v, mode) && port_digit(&p, end, &v, mode) &&
+        port_digit(&p, end, &v, mode) && CHECK(mode) && v > 65535)
         return PP_ERR_V1_PORT;
     *out = (uint16_t)v;
     *stop = p;
@@ -2169,6 +2190,20 @@ static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
     return v1_line_done(hdr, PP_AF_INET, n);
 }
 
+/* A "PROXY TCP4" line of n bytes the automaton took to its LF: valid, so
+ * the field parsers only read its values. */
+static PP_NOINLINE int v1_dfa_line(pp_header *hdr, const uint8_t *b,
+                                   size_t n)
+{
+    const uint8_t *s, *end = b + n;
+
+    (void)ip4_parse(b + 11, end, hdr->src.ip, &s, TXT_VALID);
+    (void)ip4_parse(s + 1, end, hdr->dst.ip, &s, TXT_VALID);
+    (void)v1_port(s + 1, end, &hdr->src.port, &s, TXT_VALID);
+    (void)v1_port(s + 1, end, &hdr->dst.port, &s, TXT_VALID);
+    return v1_line_done(hdr, PP_AF_INET, (int)n);
+}
+
 /* The same for "PROXY TCP6 ". */
 static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
                                     size_t len, const uint8_t *stop)
@@ -2309,16 +2344,16 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
     const uint8_t *b = (const uint8_t *)buf;
     int r;
 
-    /* A v1 TCP4 line fed byte by byte: one step of the automaton. Tested
-     * first: the stage byte's sign, with the same compare as ST_START. */
+    /* A v1 TCP4 line fed byte by byte: one step of the automaton. */
     if (hdr->pp__p.stage >= ST_V1_DFA) {
         size_t s;
         if (len != hdr->pp__p.next)
             return v1_dfa_more(hdr, b, len);
         PP_INVARIANT(len >= 2 && b != NULL); /* next: bytes read + 1 */
         s = v1_dfa_step(hdr->pp__p.dfa, b[len - 1]);
-        if (s == 0)
-            return v1_dfa_exit(hdr, b, len);
+        if (s < V1_DFA_BASE)
+            return s == V1_DFA_LINE ? v1_dfa_line(hdr, b, len)
+                                    : v1_dfa_exit(hdr, b, len);
         hdr->pp__p.dfa = (uint8_t)s;
         hdr->pp__p.next = len + 1;
         return PP_INCOMPLETE;

@@ -2488,6 +2488,63 @@ static void test_v1_bytewise_paths(void **state)
     end_test();
 }
 
+/* One TCP4 line with these values, fed byte by byte (the automaton reads
+ * the values only at the LF, without checks) and whole; both must give
+ * exactly these values. */
+static void check_tcp4_values(const uint8_t src[4], const uint8_t dst[4],
+                              unsigned sport, unsigned dport)
+{
+    char line[80];
+    pp_header h;
+    int n = snprintf(line, sizeof line,
+                     "PROXY TCP4 %u.%u.%u.%u %u.%u.%u.%u %u %u\r\nDATA",
+                     src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2],
+                     dst[3], sport, dport) -
+            4;
+    int way, r;
+
+    snprintf(g_case_buf, sizeof g_case_buf, "%.*s", n - 2, line);
+    g_case = g_case_buf;
+    for (way = 0; way < 2; way++) {
+        memset(&h, 0, sizeof h);
+        r = way == 0 ? feed_bytes(&h, line, 1, (size_t)n + 4)
+                     : pp_parse(&h, line, (size_t)n + 4);
+        if (r != n || h.family != PP_AF_INET ||
+            h.transport != PP_TRANSPORT_STREAM || h.version != 1 ||
+            h.command != PP_CMD_PROXY || memcmp(h.src.ip, src, 4) != 0 ||
+            memcmp(h.dst.ip, dst, 4) != 0 || h.src.port != sport ||
+            h.dst.port != dport)
+            note_failure(__LINE__, "%s: got %d", way ? "whole" : "bytewise",
+                         r);
+    }
+}
+
+/* Every octet value in every position, ports of every digit count. */
+static void test_v1_tcp4_values(void **state)
+{
+    static const unsigned ports[] = {0,    1,     9,     10,    99,   100,
+                                     999,  1000,  9999,  10000, 65535, 443,
+                                     56324};
+    uint8_t ip[8];
+    size_t pos, i;
+    unsigned v;
+
+    (void)state;
+    begin_test();
+    for (pos = 0; pos < 8; pos++)
+        for (v = 0; v < 256; v++) {
+            for (i = 0; i < 8; i++)
+                ip[i] = (uint8_t)(i == pos ? v : 37 * i + 1);
+            check_tcp4_values(ip, ip + 4, 80, 65535);
+        }
+    for (i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        for (pos = 0; pos < sizeof ports / sizeof ports[0]; pos++) {
+            static const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {192, 168, 1, 255};
+            check_tcp4_values(a, b, ports[i], ports[pos]);
+        }
+    end_test();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2499,6 +2556,7 @@ int main(void)
         cmocka_unit_test(test_first_byte),
         cmocka_unit_test(test_v1_valid),
         cmocka_unit_test(test_v1_bytewise_paths),
+        cmocka_unit_test(test_v1_tcp4_values),
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_v2_signature),
         cmocka_unit_test(test_v2_byte12),
