@@ -42,6 +42,11 @@ for name in sorted(rows):
     fl = r.get('floor')
     print(f"{name:24} {r['parse']:9.0f} {fl if fl else 0:7.0f} "
           f"{r['parse'] / fl if fl else 0:6.1f}")
+def cost(prefix):
+    return next(r['parse'] for n, r in rows.items() if n.startswith(prefix))
+print("-- byte by byte against one call (targets: I1 and J2 at most 5x):")
+for fed, whole in (("I1", "A "), ("I2", "E "), ("J2", "J ")):
+    print(f"{fed} / {whole.strip():2} {cost(fed) / cost(whole):6.2f} x")
 PY
 
 echo
