@@ -200,7 +200,7 @@ typedef struct pp__progress {
 /* A PROXY header: parser input settings, parser progress, and the result.
  *
  * Zero it (or call pp_header_init) once per connection, set max_len and
- * flags if wanted, then call pp_parse. The result fields are valid once
+ * flags if wanted (and leave them until the result), then call pp_parse. The result fields are valid once
  * pp_parse returned a length > 0; pointers in it point into the buffer of
  * that last pp_parse call. */
 typedef struct pp_header {
@@ -255,6 +255,9 @@ PP_API void pp_header_init(pp_header *hdr);
  * are reported as soon as the bytes prove them. Once a call returned a
  * length or an error, later calls return the same value (after a length,
  * a later call with the whole header re-points the views into its buf).
+ * Bytes or settings that change between the calls of one header are a
+ * misuse: the answer is then unspecified (an error, or a result with
+ * garbage values), but pp_parse still reads nothing outside buf[0..len).
  *
  * buf may be NULL when len is 0. hdr must not be NULL. */
 PP_API int pp_parse(pp_header *hdr, const void *buf, size_t len);

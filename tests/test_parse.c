@@ -2526,7 +2526,7 @@ static void test_v1_tcp4_values(void **state)
                                      999,  1000,  9999,  10000, 65535, 443,
                                      56324};
     uint8_t ip[8];
-    size_t pos, i;
+    size_t pos, i, j;
     unsigned v;
 
     (void)state;
@@ -2538,10 +2538,58 @@ static void test_v1_tcp4_values(void **state)
             check_tcp4_values(ip, ip + 4, 80, 65535);
         }
     for (i = 0; i < sizeof ports / sizeof ports[0]; i++)
-        for (pos = 0; pos < sizeof ports / sizeof ports[0]; pos++) {
+        for (j = 0; j < sizeof ports / sizeof ports[0]; j++) {
             static const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {192, 168, 1, 255};
-            check_tcp4_values(a, b, ports[i], ports[pos]);
+            check_tcp4_values(a, b, ports[i], ports[j]);
         }
+    end_test();
+}
+
+/* A misuse: other bytes at the LF than those the automaton read before.
+ * The values may then be garbage, but no byte past len is read (each
+ * buffer is exactly len bytes, for ASan and valgrind), and bytes the value
+ * readers cannot walk are parsed again from the start: either the line's
+ * length or what a fresh parse of the new bytes says. */
+static void test_v1_changed_bytes(void **state)
+{
+    static const char line[] = "PROXY TCP4 1.1.1.1 1.1.1.1 1 1\r\n";
+    static const char alphabet[] = "0123456789. \r\n";
+    const size_t n = sizeof line - 1;
+    uint32_t seed = 7;
+    int k;
+
+    (void)state;
+    begin_test();
+    for (k = 0; k < 20000; k++) {
+        uint8_t *b = malloc(n);
+        pp_header h, fresh;
+        int r, want;
+        size_t i;
+
+        assert_non_null(b);
+        memcpy(b, line, n);
+        if (k == 0) /* all digits up to the LF: runs past every field */
+            memset(b + 11, '9', n - 12);
+        else
+            for (i = 11; i < n - 1; i++)
+                if (xorshift32(&seed) % 4 == 0)
+                    b[i] = (uint8_t)alphabet[xorshift32(&seed) %
+                                             (sizeof alphabet - 1)];
+        memset(&h, 0, sizeof h);
+        memset(&fresh, 0, sizeof fresh);
+        r = feed_bytes(&h, line, 1, n - 1);
+        want = pp_parse(&fresh, b, n);
+        if (r == PP_INCOMPLETE)
+            r = pp_parse(&h, b, n);
+        snprintf(g_case_buf, sizeof g_case_buf, "%.*s", (int)n - 2,
+                 (const char *)b);
+        g_case = g_case_buf;
+        if (r != (int)n && r != want)
+            note_failure(__LINE__, "got %d, a fresh parse %d", r, want);
+        if (k == 0 && r != PP_ERR_V1_ADDRESS)
+            note_failure(__LINE__, "got %d, not PP_ERR_V1_ADDRESS", r);
+        free(b);
+    }
     end_test();
 }
 
@@ -2557,6 +2605,7 @@ int main(void)
         cmocka_unit_test(test_v1_valid),
         cmocka_unit_test(test_v1_bytewise_paths),
         cmocka_unit_test(test_v1_tcp4_values),
+        cmocka_unit_test(test_v1_changed_bytes),
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_v2_signature),
         cmocka_unit_test(test_v2_byte12),
