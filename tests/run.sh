@@ -62,10 +62,11 @@ step() { # step NAME COMMAND...: run one step, count it
 setup() { # setup DIR [meson options...]
     local dir=$1
     shift
-    if [ -d "$dir" ]; then
+    if [ -d "$dir/meson-private" ]; then
         meson setup --wipe "$dir" "$@" >"$dir.setup.log" 2>&1 ||
             { cat "$dir.setup.log"; return 1; }
     else
+        rm -rf "$dir" # not a build tree of meson's: made anew
         mkdir -p "$(dirname "$dir")"
         meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 ||
             { cat "$dir.setup.log"; return 1; }
