@@ -2228,7 +2228,7 @@ static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
  * then the bytes are parsed again from the start. The source address
  * needs no TXT_ROOM: it reads at most 15 bytes from byte 11, and the
  * automaton took a whole line, so n is at least V1_TCP4_MIN_LEN. */
-#define V1_TCP4_MIN_LEN 32 /* "PROXY TCP4 0.0.0.0 0.0.0.0 0 0\r\n" */
+#define V1_TCP4_MIN_LEN (sizeof "PROXY TCP4 0.0.0.0 0.0.0.0 0 0\r\n" - 1)
 static PP_NOINLINE int v1_dfa_line(pp_header *hdr, const uint8_t *b,
                                    size_t n, size_t len)
 {
