@@ -10,7 +10,7 @@
  *   through, CRC32C recomputed). Only the public API of pphdr.h is used:
  *     pp_trust_init/add/build, pp_trust_match_sockaddr   who may send one
  *     pp_recv_step          read exactly the header off a non-blocking socket
- *     pp_has_addresses, pp_get_sockaddr, pp_header_from_sockaddr
+ *     pp_has_addresses, pp_get_src/dst, pp_header_from_sockaddr
  *     pp_authority, pp_alpn, pp_unique_id, pp_tlv_find   what it says
  *     pp_write_v1, pp_write_v2 (relay_tlvs, crc32c)      the header we send
  *     pp_status_name, pp_strerror                        why it failed
@@ -961,7 +961,7 @@ static void format_header_addr(char *out, size_t cap, const pp_header *h,
         out[at] = '\0';
         return;
     }
-    if (pp_get_sockaddr(h, which, &ss, &len) == PP_OK)
+    if ((which ? pp_get_dst(h, &ss, &len) : pp_get_src(h, &ss, &len)) == PP_OK)
         format_sockaddr(out, cap, (struct sockaddr *)&ss);
     else
         snprintf(out, cap, "?");

@@ -5,7 +5,7 @@
  * first byte, with max_len and flags chosen by that byte. Every result is
  * compared with the reference semantics (ref.c); every accepted header has
  * its invariants checked, its TLVs and SSL sub-TLVs walked, every typed
- * accessor and pp_get_sockaddr called and cross-checked, and it is
+ * accessor and pp_get_src/pp_get_dst called and cross-checked, and it is
  * rendered with the ppdump JSON renderer.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -237,7 +237,8 @@ static void check_sockaddr(const pp_header *h, int which)
     const pp_addr *a = which == 0 ? &h->src : &h->dst;
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    int rc = pp_get_sockaddr(h, which, &ss, &sslen);
+    int rc = which == 0 ? pp_get_src(h, &ss, &sslen)
+                        : pp_get_dst(h, &ss, &sslen);
 
     if (!pp_has_addresses(h)) {
         FUZZ_CHECK(rc == PP_ERR_ARG);

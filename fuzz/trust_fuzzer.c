@@ -137,12 +137,15 @@ static void probe(const pp_trust *t, const struct model *m, int family,
     } else {
         memcpy(key, ip, 16);
     }
-    want = (family == PP_AF_INET || family == PP_AF_INET6)
-         ? model_match(m, key) : 0;
-    got = pp_trust_match(t, family, ip);
+    if (family != PP_AF_INET && family != PP_AF_INET6)
+        return; /* the typed lookups take no other family */
+    want = model_match(m, key);
+    got = family == PP_AF_INET ? pp_trust_match_ip4(t, ip)
+                               : pp_trust_match_ip6(t, ip);
     if (got != want) {
-        fprintf(stderr, "trust_fuzzer: pp_trust_match(family %d) = %d, "
-                "model %d (table %s, %zu entries)\n", family, got, want,
+        fprintf(stderr, "trust_fuzzer: pp_trust_match_ip%c = %d, "
+                "model %d (table %s, %zu entries)\n",
+                family == PP_AF_INET ? '4' : '6', got, want,
                 t->built ? "built" : "unbuilt", t->count);
         fuzz_hex("address", ip, family == PP_AF_INET ? 4 : 16);
         for (size_t i = 0; i < m->n; i++) {
@@ -167,7 +170,7 @@ static void probe(const pp_trust *t, const struct model *m, int family,
         FUZZ_CHECK(pp_trust_match_sockaddr(t, (const struct sockaddr *)&sin6) == want);
         /* The mapped form as plain IPv4 too. */
         if (memcmp(ip, mapped_prefix, 12) == 0)
-            FUZZ_CHECK(pp_trust_match(t, PP_AF_INET, ip + 12) == want);
+            FUZZ_CHECK(pp_trust_match_ip4(t, ip + 12) == want);
     }
 }
 

@@ -397,11 +397,14 @@ PP_API int pp_header_from_sockaddr(pp_header *hdr,
                                    const struct sockaddr *src,
                                    const struct sockaddr *dst);
 
-/* Fill *ss with the source (which = 0) or destination (which = 1) address
- * of a header that pp_has_addresses(); *sslen gets its size (for UNIX, the
- * whole struct sockaddr_un). PP_OK or PP_ERR_ARG. */
-PP_API int pp_get_sockaddr(const pp_header *hdr, int which,
-                           struct sockaddr_storage *ss, socklen_t *sslen);
+/* Fill *ss with the source (pp_get_src: the client) or destination
+ * (pp_get_dst) address of a header that pp_has_addresses(); *sslen gets its
+ * size (for UNIX, the whole struct sockaddr_un). PP_OK, or PP_ERR_ARG (a
+ * NULL argument, or a header without addresses). */
+PP_API int pp_get_src(const pp_header *hdr, struct sockaddr_storage *ss,
+                      socklen_t *sslen);
+PP_API int pp_get_dst(const pp_header *hdr, struct sockaddr_storage *ss,
+                      socklen_t *sslen);
 #endif
 
 /* ------------------------------------------------------------------------
@@ -439,10 +442,11 @@ PP_API int pp_trust_add(pp_trust *t, const char *text, size_t len,
  * unbuilt table are correct but linear. Call after the last add. */
 PP_API void pp_trust_build(pp_trust *t);
 
-/* 1 when the address is in the table. family is PP_AF_INET (4 bytes) or
- * PP_AF_INET6 (16 bytes; IPv4-mapped matches IPv4 entries): PP_AF_*, not
- * the system's AF_* (AF_INET is 2, which is PP_AF_INET6 here). */
-PP_API int pp_trust_match(const pp_trust *t, int family, const uint8_t *addr);
+/* 1 when the address (network byte order) is in the table, else 0 (also
+ * for a NULL table or address). The IPv6 form matches an IPv4-mapped
+ * address (::ffff:a.b.c.d) against IPv4 entries too. */
+PP_API int pp_trust_match_ip4(const pp_trust *t, const uint8_t addr[4]);
+PP_API int pp_trust_match_ip6(const pp_trust *t, const uint8_t addr[16]);
 
 #ifndef PP_NO_SOCKETS
 /* 1 when the socket address (AF_INET or AF_INET6) is in the table. */

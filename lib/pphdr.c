@@ -3270,15 +3270,12 @@ static int wr_fill_unix(const pp_addr *a, struct sockaddr_storage *ss,
     return PP_OK;
 }
 
-int pp_get_sockaddr(const pp_header *hdr, int which,
-                    struct sockaddr_storage *ss, socklen_t *sslen)
+/* One endpoint a of hdr as a socket address (pp_get_src, pp_get_dst). */
+static int sa_from_addr(const pp_header *hdr, const pp_addr *a,
+                        struct sockaddr_storage *ss, socklen_t *sslen)
 {
-    const pp_addr *a;
-
-    if (hdr == NULL || ss == NULL || sslen == NULL
-        || (which != 0 && which != 1) || !pp_has_addresses(hdr))
+    if (ss == NULL || sslen == NULL || !pp_has_addresses(hdr))
         return PP_ERR_ARG;
-    a = which == 0 ? &hdr->src : &hdr->dst;
     memset(ss, 0, sizeof *ss);
     switch (hdr->family) {
     case PP_AF_INET: {
@@ -3306,6 +3303,22 @@ int pp_get_sockaddr(const pp_header *hdr, int which,
     default:
         return PP_ERR_ARG;
     }
+}
+
+int pp_get_src(const pp_header *hdr, struct sockaddr_storage *ss,
+               socklen_t *sslen)
+{
+    if (hdr == NULL)
+        return PP_ERR_ARG;
+    return sa_from_addr(hdr, &hdr->src, ss, sslen);
+}
+
+int pp_get_dst(const pp_header *hdr, struct sockaddr_storage *ss,
+               socklen_t *sslen)
+{
+    if (hdr == NULL)
+        return PP_ERR_ARG;
+    return sa_from_addr(hdr, &hdr->dst, ss, sslen);
 }
 
 #endif /* PP_NO_SOCKETS */
@@ -3924,7 +3937,8 @@ void pp_trust_build(pp_trust *t)
     t->built = 1;
 }
 
-int pp_trust_match(const pp_trust *t, int family, const uint8_t *addr)
+/* family is PP_AF_INET (addr has 4 bytes) or PP_AF_INET6 (16 bytes). */
+static int trust_match(const pp_trust *t, int family, const uint8_t *addr)
 {
     uint8_t bytes[16];
     trust_u128 key;
@@ -3939,6 +3953,16 @@ int pp_trust_match(const pp_trust *t, int family, const uint8_t *addr)
     return trust_scan(t->entries, t->count, key);
 }
 
+int pp_trust_match_ip4(const pp_trust *t, const uint8_t addr[4])
+{
+    return trust_match(t, PP_AF_INET, addr);
+}
+
+int pp_trust_match_ip6(const pp_trust *t, const uint8_t addr[16])
+{
+    return trust_match(t, PP_AF_INET6, addr);
+}
+
 #ifndef PP_NO_SOCKETS
 int pp_trust_match_sockaddr(const pp_trust *t, const struct sockaddr *sa)
 {
@@ -3950,12 +3974,12 @@ int pp_trust_match_sockaddr(const pp_trust *t, const struct sockaddr *sa)
     if (sa->sa_family == AF_INET) {
         memcpy(addr, (const unsigned char *)sa +
                          offsetof(struct sockaddr_in, sin_addr), 4);
-        return pp_trust_match(t, PP_AF_INET, addr);
+        return pp_trust_match_ip4(t, addr);
     }
     if (sa->sa_family == AF_INET6) {
         memcpy(addr, (const unsigned char *)sa +
                          offsetof(struct sockaddr_in6, sin6_addr), 16);
-        return pp_trust_match(t, PP_AF_INET6, addr);
+        return pp_trust_match_ip6(t, addr);
     }
     return 0;
 }

@@ -377,6 +377,14 @@ static const struct match_case {
     {{NULL}, {{"10.0.0.1", 0}, {"::1", 0}, {"::", 0}}},
 };
 
+/* The typed lookup for an address of the given PP_AF_* family. */
+static int match_family(const pp_trust *t, int family, const uint8_t *a)
+{
+    assert_true(family == PP_AF_INET || family == PP_AF_INET6);
+    return family == PP_AF_INET ? pp_trust_match_ip4(t, a)
+                                : pp_trust_match_ip6(t, a);
+}
+
 /* Check one address (and its other forms: mapped IPv6 for an IPv4
  * address, IPv4 for a mapped one, sockaddr) against the expected result. */
 static void check_query(const pp_trust *t, const char *text, int expect,
@@ -384,7 +392,7 @@ static void check_query(const pp_trust *t, const char *text, int expect,
 {
     uint8_t a[16], other[16];
     int family = parse_addr(text, a);
-    int got = pp_trust_match(t, family, a);
+    int got = match_family(t, family, a);
 
     if (got != expect)
         fail_msg("%s %s: match %d, expected %d", when, text, got, expect);
@@ -392,10 +400,10 @@ static void check_query(const pp_trust *t, const char *text, int expect,
         fail_msg("%s %s: sockaddr match differs", when, text);
     if (family == PP_AF_INET) {
         mapped_of(a, other);
-        if (pp_trust_match(t, PP_AF_INET6, other) != expect)
+        if (pp_trust_match_ip6(t, other) != expect)
             fail_msg("%s %s: mapped form differs", when, text);
     } else if (is_mapped(a)) {
-        if (pp_trust_match(t, PP_AF_INET, a + 12) != expect)
+        if (pp_trust_match_ip4(t, a + 12) != expect)
             fail_msg("%s %s: IPv4 form differs", when, text);
     }
 }
@@ -441,14 +449,12 @@ static void test_match_rejects(void **state)
     for (built = 0; built < 2; built++) {
         if (built)
             pp_trust_build(&t);
-        assert_int_equal(pp_trust_match(&t, PP_AF_INET, any), 1);
-        assert_int_equal(pp_trust_match(&t, PP_AF_INET6, any), 1);
-        assert_int_equal(pp_trust_match(&t, PP_AF_UNSPEC, any), 0);
-        assert_int_equal(pp_trust_match(&t, PP_AF_UNIX, any), 0);
-        assert_int_equal(pp_trust_match(&t, 99, any), 0);
-        assert_int_equal(pp_trust_match(&t, -1, any), 0);
-        assert_int_equal(pp_trust_match(&t, PP_AF_INET, NULL), 0);
-        assert_int_equal(pp_trust_match(NULL, PP_AF_INET, any), 0);
+        assert_int_equal(pp_trust_match_ip4(&t, any), 1);
+        assert_int_equal(pp_trust_match_ip6(&t, any), 1);
+        assert_int_equal(pp_trust_match_ip4(&t, NULL), 0);
+        assert_int_equal(pp_trust_match_ip6(&t, NULL), 0);
+        assert_int_equal(pp_trust_match_ip4(NULL, any), 0);
+        assert_int_equal(pp_trust_match_ip6(NULL, any), 0);
 
         memset(&sun, 0, sizeof sun);
         sun.sun_family = AF_UNIX;
@@ -464,9 +470,9 @@ static void test_match_rejects(void **state)
 
     /* An empty or storage-less table matches nothing. */
     pp_trust_init(&t, NULL, 0);
-    assert_int_equal(pp_trust_match(&t, PP_AF_INET, any), 0);
+    assert_int_equal(pp_trust_match_ip4(&t, any), 0);
     pp_trust_build(&t);
-    assert_int_equal(pp_trust_match(&t, PP_AF_INET6, any), 0);
+    assert_int_equal(pp_trust_match_ip6(&t, any), 0);
 }
 
 /* ---- full table ------------------------------------------------------------ */
@@ -493,13 +499,13 @@ static void test_full(void **state)
     assert_int_equal(add_str(&t, "::1", NULL), PP_ERR_TABLE_FULL);
     assert_int_equal(storage[2].lo[0], 0x5a);
     parse_addr("192.0.2.1", a);
-    assert_int_equal(pp_trust_match(&t, PP_AF_INET, a), 0);
+    assert_int_equal(pp_trust_match_ip4(&t, a), 0);
 
     /* Merging frees room: two halves of 10/8 become one entry. */
     pp_trust_build(&t);
     assert_int_equal(t.count, 1);
     assert_int_equal(add_str(&t, "192.0.2.1/24", NULL), PP_OK);
-    assert_int_equal(pp_trust_match(&t, PP_AF_INET, a), 1);
+    assert_int_equal(pp_trust_match_ip4(&t, a), 1);
     assert_int_equal(add_str(&t, "::1", NULL), PP_ERR_TABLE_FULL);
 
     pp_trust_init(&t, storage, 0);
@@ -622,9 +628,9 @@ static void test_add_after_build(void **state)
     assert_int_equal(add_str(&t, "::1", NULL), PP_OK);
     assert_int_equal(t.built, 0);
     parse_addr("::1", a);
-    assert_int_equal(pp_trust_match(&t, PP_AF_INET6, a), 1);
+    assert_int_equal(pp_trust_match_ip6(&t, a), 1);
     parse_addr("192.0.2.9", a);
-    assert_int_equal(pp_trust_match(&t, PP_AF_INET, a), 1);
+    assert_int_equal(pp_trust_match_ip4(&t, a), 1);
     /* A failed add does not touch the built flag. */
     pp_trust_build(&t);
     assert_int_equal(add_str(&t, "nope", NULL), PP_ERR_CIDR_SYNTAX);
@@ -856,7 +862,7 @@ static void check_all(const pp_trust *t, const ref_entry *ref, size_t n,
 
     for (i = 0; i < nq; i++) {
         int expect = ref_match(ref, n, q[i].family, q[i].addr);
-        int got = pp_trust_match(t, q[i].family, q[i].addr);
+        int got = match_family(t, q[i].family, q[i].addr);
         char buf[INET6_ADDRSTRLEN];
 
         if (expect)
@@ -876,11 +882,11 @@ static void check_all(const pp_trust *t, const ref_entry *ref, size_t n,
             uint8_t m[16];
 
             mapped_of(q[i].addr, m);
-            if (pp_trust_match(t, PP_AF_INET6, m) != expect)
+            if (pp_trust_match_ip6(t, m) != expect)
                 fail_msg("table %zu: mapped %s differs", table,
                          addr_text(q[i].family, q[i].addr, buf));
         } else if (is_mapped(q[i].addr)) {
-            if (pp_trust_match(t, PP_AF_INET, q[i].addr + 12) !=
+            if (pp_trust_match_ip4(t, q[i].addr + 12) !=
                 ref_match(ref, n, PP_AF_INET, q[i].addr + 12))
                 fail_msg("table %zu: IPv4 form of %s differs", table,
                          addr_text(q[i].family, q[i].addr, buf));

@@ -1628,7 +1628,7 @@ static void test_get_sockaddr_round_trip(void **state)
         assert_int_equal(pp_header_from_sockaddr(&h, (struct sockaddr *)&s,
                                                  (struct sockaddr *)&d),
                          PP_OK);
-        /* pp_get_sockaddr takes parsed headers (pp_has_addresses) */
+        /* pp_get_src/dst take parsed headers (pp_has_addresses) */
         n = pp_write_v2(big_a, sizeof big_a, &h, NULL);
         parse_all(&p, big_a, (size_t)n);
         for (which = 0; which < 2; which++) {
@@ -1639,7 +1639,8 @@ static void test_get_sockaddr_round_trip(void **state)
                          ? sizeof(struct sockaddr_in6)
                          : sizeof(struct sockaddr_un);
             memset(&out, 0x5A, sizeof out);
-            assert_int_equal(pp_get_sockaddr(from, which % 2, &out, &len),
+            assert_int_equal(which % 2 ? pp_get_dst(from, &out, &len)
+                                       : pp_get_src(from, &out, &len),
                              PP_OK);
             assert_int_equal(len, want_len);
             assert_memory_equal(&out, want, want_len);
@@ -1729,7 +1730,7 @@ static void test_get_sockaddr_values(void **state)
 
     (void)state;
     parse_all(&p, (const uint8_t *)line, sizeof line - 1);
-    assert_int_equal(pp_get_sockaddr(&p, 1, &ss, &len), PP_OK);
+    assert_int_equal(pp_get_dst(&p, &ss, &len), PP_OK);
     assert_int_equal(len, sizeof sin);
     memcpy(&sin, &ss, sizeof sin);
     assert_int_equal(sin.sin_family, AF_INET);
@@ -1737,15 +1738,16 @@ static void test_get_sockaddr_values(void **state)
     assert_non_null(inet_ntop(AF_INET, &sin.sin_addr, text, sizeof text));
     assert_string_equal(text, "192.168.0.11");
 
-    assert_int_equal(pp_get_sockaddr(&p, 2, &ss, &len), PP_ERR_ARG);
-    assert_int_equal(pp_get_sockaddr(&p, -1, &ss, &len), PP_ERR_ARG);
-    assert_int_equal(pp_get_sockaddr(&p, 0, NULL, &len), PP_ERR_ARG);
-    assert_int_equal(pp_get_sockaddr(&p, 0, &ss, NULL), PP_ERR_ARG);
-    assert_int_equal(pp_get_sockaddr(NULL, 0, &ss, &len), PP_ERR_ARG);
+    assert_int_equal(pp_get_src(&p, NULL, &len), PP_ERR_ARG);
+    assert_int_equal(pp_get_dst(&p, &ss, NULL), PP_ERR_ARG);
+    assert_int_equal(pp_get_src(NULL, &ss, &len), PP_ERR_ARG);
+    assert_int_equal(pp_get_dst(NULL, &ss, &len), PP_ERR_ARG);
     parse_all(&p, (const uint8_t *)"PROXY UNKNOWN\r\n", 15);
-    assert_int_equal(pp_get_sockaddr(&p, 0, &ss, &len), PP_ERR_ARG);
+    assert_int_equal(pp_get_src(&p, &ss, &len), PP_ERR_ARG);
+    assert_int_equal(pp_get_dst(&p, &ss, &len), PP_ERR_ARG);
     parse_all(&p, (const uint8_t *)"\r\n\r\n\0\r\nQUIT\n\x20\x11\x00\x00", 16);
-    assert_int_equal(pp_get_sockaddr(&p, 0, &ss, &len), PP_ERR_ARG);
+    assert_int_equal(pp_get_src(&p, &ss, &len), PP_ERR_ARG);
+    assert_int_equal(pp_get_dst(&p, &ss, &len), PP_ERR_ARG);
 }
 
 int main(void)
