@@ -11,6 +11,8 @@
 #      cppcheck and the clang static analyzer with no findings
 #   5. real peers: HAProxy, nginx and curl as senders and receivers
 #   6. ppproxy black-box tests against real peers
+#   6b. the server-author examples, man pages and ppproxy's service setup
+#      (tests/examples/run.sh)
 #   7. every libFuzzer target for PP_FUZZ_SECONDS (default 60) each
 # Ends with a line "N passed, M failed"; exit status 0 only if all passed.
 set -uo pipefail
@@ -20,7 +22,7 @@ top=$(pwd)
 packages=(meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
           libcmocka-dev valgrind python3 curl openssl haproxy nginx
           libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev
-          cppcheck clang-tidy)
+          cppcheck clang-tidy libssl-dev libuv1-dev groff man-db systemd)
 install_missing() {
     local missing=() p
     for p in "${packages[@]}"; do
@@ -122,7 +124,7 @@ fuzz_all() {
         fuzz/run_fuzzers.sh build/fuzz "${PP_FUZZ_SECONDS:-60}"
 }
 
-step "build (gcc)" setup build/gcc
+step "build (gcc)" setup build/gcc -Dopenssl_example=enabled -Dlibuv_example=enabled
 step "unit tests (gcc)" unit_tests build/gcc
 step "build (clang, ASan+UBSan)" sanitizer_build
 step "unit tests (ASan+UBSan)" unit_tests build/asan
@@ -131,6 +133,7 @@ step "vendored pair compiles alone" vendoring
 step "static analysis (cppcheck, clang-tidy analyzer)" static_analysis
 step "real peers (haproxy, nginx, curl)" tests/peers/run.sh "$top/build/gcc"
 step "ppproxy against real peers" tests/proxy/run.sh "$top/build/gcc"
+step "examples, man pages, ppproxy service" tests/examples/run.sh "$top/build/gcc"
 step "fuzzers (${PP_FUZZ_SECONDS:-60} s each)" fuzz_all
 
 echo
