@@ -20,6 +20,7 @@
  *           --trusted CIDR [--trusted CIDR ...]
  *           [--timeout MS] [--send-proxy none|v1|v2] [--max-conns N]
  *           [--workers N] [--log FILE|-] [--log-format text|json]
+ *           [--user NAME]
  *
  *   --listen ADDR:PORT   where to accept; ADDR is numeric: 127.0.0.1,
  *                        0.0.0.0, [::1], [::]. [::] is dual-stack: IPv4
@@ -44,6 +45,9 @@
  *                        to standard output with - (default -).
  *   --log-format F       text (key=value, default) or json (one object
  *                        per line).
+ *   --user NAME          once the sockets are bound and the log is open,
+ *                        become NAME and its group, no supplementary
+ *                        groups; exit rather than go on as root.
  *
  * Per connection
  *   1. accept(). A peer not in --trusted is closed at once: nothing read,
@@ -90,7 +94,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,6 +144,7 @@ static void usage(void)
         "               [--timeout MS] [--send-proxy none|v1|v2] [--max-conns "
         "N]\n"
         "               [--workers N] [--log FILE|-] [--log-format text|json]\n"
+        "               [--user NAME]\n"
         "\n"
         "Accept TCP connections that start with a PROXY protocol header (v1 or "
         "v2)\n"
@@ -172,6 +179,9 @@ static void usage(void)
         "  --log-format F       text (key=value) or json, one line per "
         "connection\n"
         "                       (default text)\n"
+        "  --user NAME          after binding, run as user NAME and its group, "
+        "no\n"
+        "                       supplementary groups; exit if that fails\n"
         "  --help               show this help and exit\n"
         "\n"
         "Fixed: upstream connect timeout %d ms; %d s grace for open "
@@ -307,6 +317,8 @@ static void build_trust(const char **cidrs, size_t n)
     pp_trust_build(&cfg.trust);
 }
 
+static const char *run_as_user; /* --user NAME, or NULL */
+
 static void parse_args(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -319,6 +331,7 @@ static void parse_args(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"log", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'f'},
+        {"user", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char **cidrs = calloc((size_t)argc + 1, sizeof *cidrs);
@@ -379,6 +392,9 @@ static void parse_args(int argc, char **argv)
             else
                 usage_error("--log-format '%s': expected text or json", optarg);
             break;
+        case 'U':
+            run_as_user = optarg;
+            break;
         case 'h':
             usage();
             exit(0);
@@ -410,6 +426,39 @@ static void raise_fd_limit(void)
     }
 }
 
+/* --user NAME: called once the listening sockets are bound and the log is
+ * open, before any thread starts. Groups first (setgroups and setgid need
+ * root), the user last; then make sure root cannot be had back. Any
+ * failure ends the program: it never goes on as root after asking not to. */
+static void drop_privileges(const char *name)
+{
+    struct passwd *pw;
+
+    errno = 0;
+    pw = getpwnam(name);
+    if (pw == NULL)
+        die("--user %s: %s", name, errno ? strerror(errno) : "no such user");
+    if (geteuid() != 0) {
+        if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid &&
+            getgid() == pw->pw_gid && getegid() == pw->pw_gid)
+            return; /* already that user: nothing to drop */
+        die("--user %s: only root can switch users", name);
+    }
+    if (setgroups(0, NULL) != 0)
+        die("--user %s: setgroups: %s", name, strerror(errno));
+    if (setgid(pw->pw_gid) != 0)
+        die("--user %s: setgid: %s", name, strerror(errno));
+    if (setuid(pw->pw_uid) != 0)
+        die("--user %s: setuid: %s", name, strerror(errno));
+    if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid ||
+        getgid() != pw->pw_gid || getegid() != pw->pw_gid)
+        die("--user %s: the switch did not take", name);
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+        die("--user %s: root could be regained", name);
+    fprintf(stderr, "ppproxy: running as %s (uid %lu, gid %lu)\n", name,
+            (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
+}
+
 int main(int argc, char **argv)
 {
     static struct worker workers[MAX_WORKERS];
@@ -432,6 +481,8 @@ int main(int argc, char **argv)
 
     for (i = 0; i < cfg.workers; i++)
         worker_init(&workers[i], i);
+    if (run_as_user != NULL)
+        drop_privileges(run_as_user);
     for (i = 0; i < cfg.workers; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main,
                            &workers[i]) != 0)

@@ -49,6 +49,8 @@ for prog in hello_server own_buffer tls_server uv_server; do
     fi
 done
 part "server-author examples" 240 python3 "$here/examples_test.py" "$build"
+part "man pages" 120 python3 "$here/man_check.py" "$build"
+part "ppproxy --user and systemd unit" 60 "$here/service_test.sh" "$build"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
