@@ -147,7 +147,7 @@ int main(int argc, char **argv)
     pp_trust trusted;
     int lfd, i, timeout_ms;
 
-    if (argc < 5 || argc - 4 > MAX_TRUSTED) {
+    if (argc < 5) {
         fprintf(stderr, "usage: hello_server ADDR PORT TIMEOUT_MS CIDR...\n");
         return 2;
     }
