@@ -31,6 +31,7 @@ import pptool  # noqa: E402  (the header encoder written from the spec)
 BUILD = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="pphdr-examples.")
 PROCS = []
+SERVERS = []
 PASSED = 0
 FAILED = 0
 
@@ -77,6 +78,7 @@ class Server:
         self.proc = subprocess.Popen(argv, stdout=self.out,
                                      stderr=subprocess.STDOUT)
         PROCS.append(self.proc)
+        SERVERS.append((name, self))
         self.seen = 0
 
     def text(self):
@@ -437,6 +439,9 @@ def main():
         for prog in ("own_buffer", "uv_server"):
             test_app_server(prog)
         test_tls()
+        for name, srv in SERVERS:  # a crash (or a sanitizer report) ends one
+            check("%s still running after its tests" % name,
+                  srv.proc.poll() is None, srv.text()[-2000:])
     finally:
         for p in PROCS:
             p.terminate()
