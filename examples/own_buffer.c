@@ -142,7 +142,7 @@ static void on_readable(struct conn *c)
 
 static void on_accept(int ep, int lfd)
 {
-    struct sockaddr_storage peer;
+    struct sockaddr_storage peer = {0};
     socklen_t len = sizeof peer;
     struct epoll_event ev;
     struct conn *c = NULL;

@@ -169,7 +169,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    struct sockaddr_storage peer;
+    struct sockaddr_storage peer = {0};
     int len = sizeof peer;
     struct conn *c;
 

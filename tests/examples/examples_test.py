@@ -253,7 +253,7 @@ def test_hello():
     got, _ = talk(port, [V1[:20]])
     el = time.monotonic() - t0
     check("hello: partial header times out after 400 ms",
-          got == b"error timeout\n" and 0.3 < el < 2, "%r %.2f" % (got, el))
+          got == b"error timeout\n" and 0.3 < el < 4, "%r %.2f" % (got, el))
     srv.skip_all()
     srv2, port2 = start("hello_server", 400, trust=("10.0.0.0/8",))
     got, _ = talk(port2, [V1])
@@ -315,7 +315,7 @@ def test_app_server(prog):
     got, _ = talk(port, [V2[:10]])
     el = time.monotonic() - t0
     check(prog + ": partial header closed after the 400 ms deadline",
-          got == b"" and 0.3 < el < 2, "%r %.2f" % (got, el))
+          got == b"" and 0.3 < el < 4, "%r %.2f" % (got, el))
     check(prog + ": timeout printed",
           srv.expect(r"^error timeout from") is not None, srv.text())
     srv2, port2 = start(prog, 400, trust=("10.0.0.0/8", "2001:db8::/32"))
