@@ -128,7 +128,7 @@ static void on_readable(struct conn *c)
             return;
         }
         c->app_start = (size_t)rc;
-        /* LOCAL / UNKNOWN (health checks): the peer itself is the client. */
+        /* LOCAL, UNKNOWN (health checks), UNIX: the peer stands for it. */
         if (pp_has_addresses(&c->hdr) && c->hdr.family != PP_AF_UNIX) {
             if (pp_get_src(&c->hdr, &ss, &sl) != PP_OK) {
                 finish(c, "error no_source from");

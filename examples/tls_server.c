@@ -125,7 +125,7 @@ static void serve(SSL_CTX *ctx, int fd, const pp_trust *trusted, int timeout_ms)
         printf("error %s from %s\n", pp_status_name(n), who);
         return;
     }
-    client = peer;
+    client = peer; /* LOCAL, UNKNOWN, UNIX: the peer stands for the client */
     client_len = peer_len;
     if (pp_has_addresses(&hdr) && hdr.family != PP_AF_UNIX &&
         pp_get_src(&hdr, &client, &client_len) != PP_OK) {

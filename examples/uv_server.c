@@ -133,7 +133,7 @@ static void header_phase(struct conn *c, const uint8_t *data, size_t len)
         finish(c, "from");
         return;
     }
-    /* LOCAL / UNKNOWN (health checks): the peer itself is the client. */
+    /* LOCAL, UNKNOWN (health checks), UNIX: the peer stands for it. */
     if (pp_has_addresses(&c->hdr) && c->hdr.family != PP_AF_UNIX) {
         if (pp_get_src(&c->hdr, &ss, &sl) != PP_OK) {
             finish(c, "error no_source from");
