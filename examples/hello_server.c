@@ -21,6 +21,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -62,6 +63,8 @@ static void reply(int fd, const char *text)
     size_t len = strlen(text), done = 0;
     while (done < len) {
         ssize_t n = send(fd, text + done, len - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             return;
         done += (size_t)n;
@@ -145,13 +148,15 @@ int main(int argc, char **argv)
 {
     static pp_trust_entry storage[MAX_TRUSTED];
     pp_trust trusted;
-    int lfd, i, timeout_ms;
+    int lfd, i;
+    long timeout_ms;
+    char *end;
 
-    if (argc < 5) {
+    if (argc < 5 || (timeout_ms = strtol(argv[3], &end, 10)) <= 0 ||
+        *end != '\0' || timeout_ms > 3600000) {
         fprintf(stderr, "usage: hello_server ADDR PORT TIMEOUT_MS CIDR...\n");
         return 2;
     }
-    timeout_ms = atoi(argv[3]);
     pp_trust_init(&trusted, storage, MAX_TRUSTED);
     for (i = 4; i < argc; i++) {
         int rc = pp_trust_add(&trusted, argv[i], strlen(argv[i]), NULL);
@@ -173,7 +178,7 @@ int main(int argc, char **argv)
             perror("accept");
             continue; /* e.g. ECONNABORTED, EMFILE: keep serving */
         }
-        serve(fd, &trusted, timeout_ms);
+        serve(fd, &trusted, (int)timeout_ms);
         if (close(fd) != 0)
             perror("close");
     }

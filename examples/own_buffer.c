@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,22 +32,20 @@
 #include "pphdr.h"
 
 #define MAX_CONNS 128
-#define MAX_TRUSTED 64
 #define HEADER_MAX 4096 /* longest PROXY header accepted */
 
 struct conn {
     int fd;             /* -1: free slot */
-    long long deadline; /* monotonic ms */
+    long long deadline; /* monotonic ms: header and request line by then */
     size_t len;         /* bytes held in buf */
     size_t app_start;   /* header length once parsed, else 0 */
     pp_header hdr;
-    char client[160];  /* who the client is, once known */
+    char client[64];   /* who the client is, once known */
     uint8_t buf[8192]; /* the server's own buffer: header + request */
 };
 
 static struct conn conns[MAX_CONNS];
 static pp_trust trusted;
-static int timeout_ms;
 
 static long long now_ms(void)
 {
@@ -58,15 +55,15 @@ static long long now_ms(void)
 }
 
 static void format_addr(const struct sockaddr_storage *ss, socklen_t len,
-                        char *out, size_t cap)
+                        char out[64])
 {
     char host[INET6_ADDRSTRLEN], port[8];
     if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof host, port,
                     sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        snprintf(out, cap, "?");
+        snprintf(out, 64, "?");
     else
-        snprintf(out, cap, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
-                 host, port);
+        snprintf(out, 64, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+                 port);
 }
 
 static void finish(struct conn *c, const char *why)
@@ -98,8 +95,8 @@ static void application(struct conn *c, const uint8_t *data, size_t len)
                  "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
                  "Connection: close\r\n\r\nclient %s sent: %.*s\n",
                  c->client, (int)(line > 512 ? 512 : line), (const char *)data);
-    /* The reply fits in an empty socket buffer; a short or failed send
-     * just ends the connection, as finish() does anyway. */
+    /* Under 1 KB into an empty socket buffer: a short send cannot happen
+     * without an error, and either way the connection ends here. */
     if (n < 0 || send(c->fd, out, (size_t)n, MSG_NOSIGNAL) != n)
         finish(c, "error send to");
     else
@@ -110,7 +107,7 @@ static void on_readable(struct conn *c)
 {
     ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+        return; /* level-triggered: epoll reports it again */
     if (n <= 0) {
         finish(c, n == 0 ? "error closed from" : "error io from");
         return;
@@ -119,12 +116,13 @@ static void on_readable(struct conn *c)
     if (c->app_start == 0) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
+        char why[64];
         int rc = pp_parse(&c->hdr, c->buf, c->len);
         if (rc == PP_INCOMPLETE)
             return; /* a valid prefix: read more, it is not an error */
         if (rc < 0) {
-            printf("error %s ", pp_status_name(rc));
-            finish(c, "from");
+            snprintf(why, sizeof why, "error %s from", pp_status_name(rc));
+            finish(c, why);
             return;
         }
         c->app_start = (size_t)rc;
@@ -134,44 +132,42 @@ static void on_readable(struct conn *c)
                 finish(c, "error no_source from");
                 return;
             }
-            format_addr(&ss, sl, c->client, sizeof c->client);
+            format_addr(&ss, sl, c->client);
         }
     }
     application(c, c->buf + c->app_start, c->len - c->app_start);
 }
 
-static void on_accept(int ep, int lfd)
+static void on_accept(int ep, int lfd, long timeout_ms)
 {
     struct sockaddr_storage peer = {0};
     socklen_t len = sizeof peer;
-    struct epoll_event ev;
+    struct epoll_event ev = {.events = EPOLLIN};
     struct conn *c = NULL;
-    int fd, i;
+    int fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK), i;
 
-    fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK);
     if (fd < 0) {
         if (errno != EAGAIN && errno != EINTR)
             perror("accept4");
         return;
     }
     for (i = 0; i < MAX_CONNS && c == NULL; i++)
-        if (conns[i].fd < 0)
-            c = &conns[i];
-    if (c == NULL ||
-        !pp_trust_match_sockaddr(&trusted, (struct sockaddr *)&peer)) {
-        char who[160];
-        format_addr(&peer, len, who, sizeof who);
-        printf("%s %s\n", c == NULL ? "full" : "untrusted", who);
+        c = conns[i].fd < 0 ? &conns[i] : NULL;
+    if (c == NULL) {
+        printf("full\n");
         close(fd); /* nothing read; a close error changes nothing here */
         return;
     }
     c->fd = fd;
+    format_addr(&peer, len, c->client);
+    if (!pp_trust_match_sockaddr(&trusted, (struct sockaddr *)&peer)) {
+        finish(c, "untrusted"); /* closed before reading a byte */
+        return;
+    }
     c->len = c->app_start = 0;
     c->deadline = now_ms() + timeout_ms;
     pp_header_init(&c->hdr);
     c->hdr.max_len = HEADER_MAX;
-    format_addr(&peer, len, c->client, sizeof c->client);
-    ev.events = EPOLLIN;
     ev.data.u32 = (uint32_t)(c - conns);
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         perror("epoll_ctl");
@@ -181,17 +177,19 @@ static void on_accept(int ep, int lfd)
 
 int main(int argc, char **argv)
 {
-    static pp_trust_entry storage[MAX_TRUSTED];
+    static pp_trust_entry storage[64];
     struct addrinfo hints = {0}, *ai;
-    struct epoll_event ev, events[64];
+    struct epoll_event ev = {.events = EPOLLIN}, events[64];
+    long timeout_ms;
     int lfd, ep, i, one = 1;
+    char *end;
 
-    if (argc < 5) {
+    if (argc < 5 || (timeout_ms = strtol(argv[3], &end, 10)) <= 0 ||
+        *end != '\0' || timeout_ms > 3600000) {
         fprintf(stderr, "usage: own_buffer ADDR PORT TIMEOUT_MS CIDR...\n");
         return 2;
     }
-    timeout_ms = atoi(argv[3]);
-    pp_trust_init(&trusted, storage, MAX_TRUSTED);
+    pp_trust_init(&trusted, storage, sizeof storage / sizeof storage[0]);
     for (i = 4; i < argc; i++) {
         int rc = pp_trust_add(&trusted, argv[i], strlen(argv[i]), NULL);
         if (rc != PP_OK) {
@@ -206,31 +204,26 @@ int main(int argc, char **argv)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
     if ((i = getaddrinfo(argv[1], argv[2], &hints, &ai)) != 0) {
-        fprintf(stderr, "%s: %s\n", argv[1], gai_strerror(i));
+        fprintf(stderr, "%s %s: %s\n", argv[1], argv[2], gai_strerror(i));
         return 1;
     }
-    lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (lfd < 0 ||
+    ev.data.u32 = MAX_CONNS; /* the listening socket */
+    if ((lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0)) < 0 ||
         setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(lfd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(lfd, 128) != 0 ||
-        (ep = epoll_create1(0)) < 0) {
+        (ep = epoll_create1(0)) < 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0) {
         perror("listen");
         return 1; /* exiting closes everything */
     }
     freeaddrinfo(ai);
-    ev.events = EPOLLIN;
-    ev.data.u32 = MAX_CONNS; /* the listening socket */
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0) {
-        perror("epoll_ctl");
-        return 1;
-    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("listening on %s port %s\n", argv[1], argv[2]);
 
     for (;;) {
         long long now = now_ms(), next = now + 1000;
         int n;
-        for (i = 0; i < MAX_CONNS; i++) { /* the header deadline */
+        for (i = 0; i < MAX_CONNS; i++) { /* the deadlines */
             if (conns[i].fd >= 0 && conns[i].deadline <= now)
                 finish(&conns[i], "error timeout from");
             else if (conns[i].fd >= 0 && conns[i].deadline < next)
@@ -241,10 +234,10 @@ int main(int argc, char **argv)
             perror("epoll_wait");
             return 1;
         }
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < n; i++) { /* a slot's fd appears once per batch */
             uint32_t slot = events[i].data.u32;
             if (slot == MAX_CONNS)
-                on_accept(ep, lfd);
+                on_accept(ep, lfd, timeout_ms);
             else if (conns[slot].fd >= 0)
                 on_readable(&conns[slot]);
         }

@@ -12,13 +12,15 @@
  * have to give those bytes to OpenSSL through a BIO instead.)
  *
  * Per connection, one at a time: peers outside the CIDR list are closed
- * unread; the header must arrive within TIMEOUT_MS; the TLS handshake and
- * the request get the same limit (SO_RCVTIMEO/SO_SNDTIMEO). The answer to
- * any HTTP request is a text body
+ * unread; the header must arrive within TIMEOUT_MS; then each read and
+ * write of the TLS handshake and the request gets the same limit
+ * (SO_RCVTIMEO/SO_SNDTIMEO; a server with many clients would rather keep
+ * one deadline per connection). The answer to any HTTP request is a text body
  *   client ADDR:PORT sni NAME authority NAME
  * with the client address from the header, the SNI the client sent in its
  * ClientHello, and the AUTHORITY TLV when the balancer sent one ("-" for
- * those absent). The same line goes to standard output.
+ * those absent; bytes outside printable ASCII become '?': both come from
+ * the network). The same line goes to standard output.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -51,34 +53,49 @@ static void format_addr(const struct sockaddr_storage *ss, socklen_t len,
                  host, port);
 }
 
+/* Text from the network made safe to print: printable ASCII only, cut to
+ * fit; "-" when absent or empty. */
+static void printable(const void *text, size_t len, char *out, size_t cap)
+{
+    const uint8_t *p = text;
+    size_t i;
+    for (i = 0; i < len && i + 1 < cap; i++)
+        out[i] = p[i] > 32 && p[i] < 127 ? (char)p[i] : '?';
+    out[i] = '\0';
+    if (i == 0)
+        snprintf(out, cap, "-");
+}
+
 /* The TLS part: handshake, read the request head, answer, shut down. */
 static void serve_tls(SSL_CTX *ctx, int fd, const char *client,
                       const pp_header *hdr)
 {
-    char req[4096], out[1024], auth[256] = "-";
-    const char *sni;
+    char req[4096], out[1024], auth[256], sni[256];
+    const char *name;
     size_t have = 0;
-    pp_bytes a;
-    SSL *ssl = SSL_new(ctx);
+    pp_bytes a = {NULL, 0};
+    SSL *ssl;
     int n;
 
+    ERR_clear_error(); /* nothing left over from the last connection */
+    ssl = SSL_new(ctx);
     if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {
         printf("error tls_handshake from %s\n", client);
         ERR_print_errors_fp(stderr);
         SSL_free(ssl); /* NULL is allowed */
         return;
     }
-    sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (pp_authority(hdr, &a)) /* printable ASCII only, cut to fit */
-        for (size_t i = 0; i < a.len && i + 1 < sizeof auth; i++) {
-            auth[i] = a.ptr[i] > 32 && a.ptr[i] < 127 ? (char)a.ptr[i] : '?';
-            auth[i + 1] = '\0';
-        }
+    name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    printable(name, name != NULL ? strlen(name) : 0, sni, sizeof sni);
+    if (!pp_authority(hdr, &a)) /* a stays empty when there is none */
+        a.len = 0;
+    printable(a.ptr, a.len, auth, sizeof auth);
     /* Read the request head (up to the blank line) before answering. */
     while (have < sizeof req - 1) {
         n = SSL_read(ssl, req + have, (int)(sizeof req - 1 - have));
         if (n <= 0) {
             printf("error tls_read from %s\n", client);
+            ERR_print_errors_fp(stderr);
             SSL_free(ssl);
             return;
         }
@@ -90,8 +107,8 @@ static void serve_tls(SSL_CTX *ctx, int fd, const char *client,
     n = snprintf(out, sizeof out,
                  "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
                  "Connection: close\r\n\r\nclient %s sni %s authority %s\n",
-                 client, sni != NULL ? sni : "-", auth);
-    printf("client %s sni %s authority %s\n", client, sni ? sni : "-", auth);
+                 client, sni, auth);
+    printf("client %s sni %s authority %s\n", client, sni, auth);
     if (n < 0 || SSL_write(ssl, out, n) != n)
         printf("error tls_write to %s\n", client);
     else
@@ -150,15 +167,16 @@ int main(int argc, char **argv)
     struct addrinfo hints = {0}, *ai;
     pp_trust trusted;
     SSL_CTX *ctx;
-    int lfd, i, one = 1, timeout_ms;
+    int lfd, i, one = 1;
+    long timeout_ms;
+    char *end;
 
-    if (argc < 7) {
+    if (argc < 7 || (timeout_ms = strtol(argv[3], &end, 10)) <= 0 ||
+        *end != '\0' || timeout_ms > 3600000) {
         fprintf(stderr,
-                "usage: tls_server ADDR PORT TIMEOUT_MS CERT KEY "
-                "CIDR...\n");
+                "usage: tls_server ADDR PORT TIMEOUT_MS CERT KEY CIDR...\n");
         return 2;
     }
-    timeout_ms = atoi(argv[3]);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) { /* a write to a gone peer */
         perror("signal");
         return 1;
@@ -204,7 +222,7 @@ int main(int argc, char **argv)
             perror("accept");
             continue;
         }
-        serve(ctx, fd, &trusted, timeout_ms);
+        serve(ctx, fd, &trusted, (int)timeout_ms);
         if (close(fd) != 0)
             perror("close");
     }

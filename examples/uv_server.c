@@ -29,8 +29,6 @@
 
 #include "pphdr.h"
 
-#define MAX_TRUSTED 64
-
 struct conn;
 typedef void handler_fn(struct conn *c, const uint8_t *data, size_t len);
 
@@ -44,24 +42,23 @@ struct conn {
     size_t len;          /* bytes held in buf */
     size_t app_start;    /* header length once parsed, else 0 */
     pp_header hdr;
-    char client[160];
+    char client[64];
     char out[1024];
     uint8_t buf[8192];
 };
 
 static pp_trust trusted;
-static int timeout_ms;
+static long timeout_ms;
 
-static void format_addr(const struct sockaddr_storage *ss, char *out,
-                        size_t cap)
+static void format_addr(const struct sockaddr_storage *ss, char out[64])
 {
     char host[INET6_ADDRSTRLEN], port[8];
     if (getnameinfo((const struct sockaddr *)ss, sizeof *ss, host, sizeof host,
                     port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        snprintf(out, cap, "?");
+        snprintf(out, 64, "?");
     else
-        snprintf(out, cap, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
-                 host, port);
+        snprintf(out, 64, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+                 port);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -71,6 +68,8 @@ static void on_closed(uv_handle_t *h)
         free(c);
 }
 
+/* Once per connection; a pending write gets its callback (UV_ECANCELED)
+ * before the close callbacks free c. */
 static void finish(struct conn *c, const char *why)
 {
     if (c->finished)
@@ -114,7 +113,7 @@ static void application(struct conn *c, const uint8_t *data, size_t len)
                  c->client, (int)(line > 512 ? 512 : line), (const char *)data);
     b = uv_buf_init(c->out, n < 0 ? 0 : (unsigned)n);
     c->write_req.data = c;
-    if (n < 0 ||
+    if (n < 0 || /* uv_write sends it all (or fails) */
         uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0)
         finish(c, "error write to");
 }
@@ -124,13 +123,14 @@ static void header_phase(struct conn *c, const uint8_t *data, size_t len)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    char why[64];
     int rc = pp_parse(&c->hdr, data, len);
 
     if (rc == PP_INCOMPLETE)
         return; /* a valid prefix: wait for more, it is not an error */
     if (rc < 0) {
-        printf("error %s ", pp_status_name(rc));
-        finish(c, "from");
+        snprintf(why, sizeof why, "error %s from", pp_status_name(rc));
+        finish(c, why);
         return;
     }
     /* LOCAL, UNKNOWN (health checks), UNIX: the peer stands for it. */
@@ -139,7 +139,7 @@ static void header_phase(struct conn *c, const uint8_t *data, size_t len)
             finish(c, "error no_source from");
             return;
         }
-        format_addr(&ss, c->client, sizeof c->client);
+        format_addr(&ss, c->client);
     }
     c->app_start = (size_t)rc;
     c->handler = application;
@@ -159,6 +159,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct conn *c = s->data;
     (void)b;
+    if (nread == 0)
+        return; /* EAGAIN: nothing new */
     if (nread < 0) {
         finish(c, nread == UV_EOF ? "error closed from" : "error read from");
         return;
@@ -177,26 +179,24 @@ static void on_connection(uv_stream_t *server, int status)
         fprintf(stderr, "listen: %s\n", uv_strerror(status));
         return;
     }
+    /* Until uv_accept() is called libuv stops watching the listener: a
+     * connection cannot be left waiting, so no memory is fatal. */
     c = calloc(1, sizeof *c);
-    if (c == NULL || uv_tcp_init(server->loop, &c->tcp) != 0) {
-        free(c); /* nothing accepted yet: libuv retries later */
-        return;
+    if (c == NULL || uv_tcp_init(server->loop, &c->tcp) != 0 ||
+        uv_timer_init(server->loop, &c->timer) != 0) {
+        fprintf(stderr, "uv_server: cannot take a connection\n");
+        exit(1);
     }
     c->tcp.data = c->timer.data = c;
-    c->open_handles = 1;
+    c->open_handles = 2;
     c->handler = header_phase;
     c->hdr.max_len = 4096; /* calloc zeroed the rest of the header */
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
-        uv_timer_init(server->loop, &c->timer) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, on_closed);
+        uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len) != 0) {
+        finish(c, "error accept");
         return;
     }
-    c->open_handles = 2;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len) != 0) {
-        finish(c, "error getpeername");
-        return;
-    }
-    format_addr(&peer, c->client, sizeof c->client);
+    format_addr(&peer, c->client);
     if (!pp_trust_match_sockaddr(&trusted, (struct sockaddr *)&peer)) {
         finish(c, "untrusted"); /* nothing read */
         return;
@@ -208,18 +208,19 @@ static void on_connection(uv_stream_t *server, int status)
 
 int main(int argc, char **argv)
 {
-    static pp_trust_entry storage[MAX_TRUSTED];
-    struct sockaddr_storage addr;
+    static pp_trust_entry storage[64];
+    struct addrinfo hints = {0}, *ai;
     uv_loop_t *loop = uv_default_loop();
     uv_tcp_t server;
+    char *end;
     int i, rc;
 
-    if (argc < 5) {
+    if (argc < 5 || (timeout_ms = strtol(argv[3], &end, 10)) <= 0 ||
+        *end != '\0' || timeout_ms > 3600000) {
         fprintf(stderr, "usage: uv_server ADDR PORT TIMEOUT_MS CIDR...\n");
         return 2;
     }
-    timeout_ms = atoi(argv[3]);
-    pp_trust_init(&trusted, storage, MAX_TRUSTED);
+    pp_trust_init(&trusted, storage, sizeof storage / sizeof storage[0]);
     for (i = 4; i < argc; i++) {
         rc = pp_trust_add(&trusted, argv[i], strlen(argv[i]), NULL);
         if (rc != PP_OK) {
@@ -228,23 +229,24 @@ int main(int argc, char **argv)
         }
     }
     pp_trust_build(&trusted);
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        perror("signal");
+    if (loop == NULL || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        fprintf(stderr, "uv_server: cannot start\n");
         return 1;
     }
-    if (strchr(argv[1], ':') != NULL)
-        rc = uv_ip6_addr(argv[1], atoi(argv[2]), (struct sockaddr_in6 *)&addr);
-    else
-        rc = uv_ip4_addr(argv[1], atoi(argv[2]), (struct sockaddr_in *)&addr);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    if ((rc = getaddrinfo(argv[1], argv[2], &hints, &ai)) != 0) {
+        fprintf(stderr, "%s %s: %s\n", argv[1], argv[2], gai_strerror(rc));
+        return 1;
+    }
+    rc = uv_tcp_init(loop, &server);
     if (rc == 0)
-        rc = uv_tcp_init(loop, &server);
-    if (rc == 0)
-        rc = uv_tcp_bind(&server, (struct sockaddr *)&addr, 0);
+        rc = uv_tcp_bind(&server, ai->ai_addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&server, 128, on_connection);
+    freeaddrinfo(ai);
     if (rc != 0) {
-        fprintf(stderr, "listen %s %s: %s\n", argv[1], argv[2],
-                uv_strerror(rc));
+        fprintf(stderr, "listen: %s\n", uv_strerror(rc));
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
