@@ -318,6 +318,37 @@ def test_app_server(prog):
           got == b"" and 0.3 < el < 4, "%r %.2f" % (got, el))
     check(prog + ": timeout printed",
           srv.expect(r"^error timeout from") is not None, srv.text())
+    t0 = time.monotonic()
+    got, _ = talk(port, [V1])
+    el = time.monotonic() - t0
+    check(prog + ": a header without a request line is closed at the same "
+          "deadline", got == b"" and 0.3 < el < 4, "%r %.2f" % (got, el))
+    check(prog + ": that timeout names the header's client",
+          srv.expect(r"^error timeout from 203\.0\.113\.7:4242$") is not None,
+          srv.text())
+    got, _ = talk(port, [V2 + b"x" * 9000])
+    check(prog + ": a request line longer than the buffer is refused",
+          got in (b"", RESET), repr(got))
+    check(prog + ": line_too_long printed",
+          srv.expect(r"^error line_too_long from 203\.0\.113\.7:4242$")
+          is not None, srv.text())
+    # One event loop, many connections: a peer that stalls inside its
+    # header must not hold up the others (a 5 s deadline for this one).
+    srv3, port3 = start(prog, 5000)
+    stall = socket.create_connection(("127.0.0.1", port3), timeout=5)
+    stall.sendall(V2[:10])
+    t0 = time.monotonic()
+    got, _ = talk(port3, [V1 + b"GET /meanwhile\n"])
+    el = time.monotonic() - t0
+    stall.setblocking(False)
+    try:
+        still_open = stall.recv(1) is None
+    except BlockingIOError:
+        still_open = True
+    stall.close()
+    check(prog + ": answers another connection while one stalls in its "
+          "header", got.endswith(b"sent: GET /meanwhile\n") and el < 3 and
+          still_open, "%r %.2f open=%s" % (got, el, still_open))
     srv2, port2 = start(prog, 400, trust=("10.0.0.0/8", "2001:db8::/32"))
     got, _ = talk(port2, [V1 + b"GET /\n"])
     check(prog + ": untrusted peer closed unanswered",
@@ -433,8 +464,24 @@ def test_tls():
           srv.expect(r"^error timeout from") is not None, srv.text())
 
 
+def test_usage():
+    """A TIMEOUT_MS that is not a positive number is a usage error, not a
+    server that times out at once or never."""
+    for prog in ("hello_server", "own_buffer", "uv_server", "tls_server"):
+        extra = ["c.pem", "k.pem"] if prog == "tls_server" else []
+        for bad in ("abc", "0", "-5", "10x"):
+            r = subprocess.run([os.path.join(EX, prog), "127.0.0.1",
+                                str(free_port()), bad] + extra +
+                               ["127.0.0.1"], capture_output=True, text=True,
+                               timeout=10)
+            check("%s: TIMEOUT_MS %r refused" % (prog, bad),
+                  r.returncode == 2 and "usage" in r.stderr,
+                  "%d %r" % (r.returncode, r.stderr))
+
+
 def main():
     try:
+        test_usage()
         test_hello()
         for prog in ("own_buffer", "uv_server"):
             test_app_server(prog)
