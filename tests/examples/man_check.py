@@ -7,9 +7,9 @@
    `man --warnings -l` both exit 0 with nothing on standard error. (A page
    with a deliberate mistake is run through the same check first, so the
    check is known to see warnings.)
-2. The options a program's --help lists are exactly the options its page
-   documents in OPTIONS (each as a .TP tag), both ways, so neither can
-   drift: ppproxy.1 against ppproxy --help, ppdump.1 against ppdump --help.
+2. The options a program's --help lists (short and long) are exactly the
+   options its page documents in OPTIONS (.TP tags), both ways, so neither
+   can drift: ppproxy.1 against ppproxy --help, ppdump.1 against ppdump --help.
 3. `meson install --destdir` puts the pages under share/man/man1 and man3
    and ppproxy.service under share/doc/pphdr.
 Ends with "man: N passed, M failed".
@@ -52,29 +52,34 @@ def render_warnings(path):
     return "\n".join(out)
 
 
+OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][a-zA-Z0-9-]*)")
+
+
 def page_options(path):
-    """Options tagged in the OPTIONS section: the line after each .TP."""
+    """Options tagged in the OPTIONS section: every -x or --name on the
+    tag line after each .TP (or .TQ), such as ".BR \\-h \", \" \\-\\-help"."""
     lines = open(path).read().splitlines()
     opts, in_options = set(), False
     for i, line in enumerate(lines):
         if line.startswith(".SH"):
             in_options = line.split(None, 1)[1].strip('"') == "OPTIONS"
-        elif in_options and line == ".TP" and i + 1 < len(lines):
-            m = re.match(r"^\.(?:B|BI|BR)\s+\\-\\-([a-z0-9\\-]+)",
-                         lines[i + 1])
-            if m:
-                opts.add("--" + m.group(1).replace("\\-", "-"))
+        elif in_options and line in (".TP", ".TQ") and i + 1 < len(lines):
+            tag = lines[i + 1].replace("\\-", "-")
+            if re.match(r"^\.(?:B|BI|BR)\s+-", tag):
+                opts.update(OPTION.findall(tag.split(None, 1)[1]))
     return opts
 
 
 def help_options(prog):
+    """Options --help lists: every -x or --name in the first column of an
+    indented line that starts with '-' (up to the two spaces before the
+    description), such as "  -h, --help  print this help"."""
     r = subprocess.run([prog, "--help"], capture_output=True, text=True,
                        timeout=10)
     opts = set()
     for line in r.stdout.splitlines():
-        m = re.match(r"^\s+(--[a-z][a-z0-9-]*)", line)
-        if m:
-            opts.add(m.group(1))
+        if re.match(r"^\s+-", line):
+            opts.update(OPTION.findall(re.split(r"\s{2,}", line.strip())[0]))
     return r.returncode, opts
 
 
