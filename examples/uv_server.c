@@ -36,8 +36,7 @@ struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_write_t write_req;
-    int open_handles; /* freed when both handles are closed */
-    int finished;
+    int open_handles;    /* freed when both handles are closed */
     handler_fn *handler; /* header_phase, then application */
     size_t len;          /* bytes held in buf */
     size_t app_start;    /* header length once parsed, else 0 */
@@ -72,9 +71,8 @@ static void on_closed(uv_handle_t *h)
  * before the close callbacks free c. */
 static void finish(struct conn *c, const char *why)
 {
-    if (c->finished)
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
         return;
-    c->finished = 1;
     printf("%s %s\n", why, c->client);
     uv_close((uv_handle_t *)&c->timer, on_closed);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
