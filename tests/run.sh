@@ -12,7 +12,7 @@
 #   5. real peers: HAProxy, nginx and curl as senders and receivers
 #   6. ppproxy black-box tests against real peers
 #   6b. the server-author examples, man pages and ppproxy's service setup
-#      (tests/examples/run.sh)
+#      (tests/examples/run.sh); the examples again in the ASan+UBSan build
 #   7. every libFuzzer target for PP_FUZZ_SECONDS (default 60) each
 # Ends with a line "N passed, M failed"; exit status 0 only if all passed.
 set -uo pipefail
@@ -116,7 +116,8 @@ valgrind_units() {
 
 sanitizer_build() {
     CC=clang setup build/asan -Db_sanitize=address,undefined \
-        -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+        -Db_lundef=false -Dc_args=-fno-sanitize-recover=all \
+        -Dopenssl_example=enabled -Dlibuv_example=enabled
 }
 
 fuzz_all() {
@@ -134,6 +135,7 @@ step "static analysis (cppcheck, clang-tidy analyzer)" static_analysis
 step "real peers (haproxy, nginx, curl)" tests/peers/run.sh "$top/build/gcc"
 step "ppproxy against real peers" tests/proxy/run.sh "$top/build/gcc"
 step "examples, man pages, ppproxy service" tests/examples/run.sh "$top/build/gcc"
+step "examples under ASan+UBSan" python3 tests/examples/examples_test.py "$top/build/asan"
 step "fuzzers (${PP_FUZZ_SECONDS:-60} s each)" fuzz_all
 
 echo
