@@ -146,7 +146,7 @@ static void probe(const pp_trust *t, const struct model *m, int family,
         fprintf(stderr, "trust_fuzzer: pp_trust_match_ip%c = %d, "
                 "model %d (table %s, %zu entries)\n",
                 family == PP_AF_INET ? '4' : '6', got, want,
-                t->built ? "built" : "unbuilt", t->count);
+                t->state_donotuse.internal_donotuse.built ? "built" : "unbuilt", t->count);
         fuzz_hex("address", ip, family == PP_AF_INET ? 4 : 16);
         for (size_t i = 0; i < m->n; i++) {
             fprintf(stderr, "  accepted /%u ", m->e[i].prefix);
@@ -264,7 +264,7 @@ static void add_one(pp_trust *t, struct model *m, const char *text, size_t n)
         abort();
     }
     FUZZ_CHECK(got_host == host);
-    FUZZ_CHECK(t->count == before + 1 && !t->built);
+    FUZZ_CHECK(t->count == before + 1 && !t->state_donotuse.internal_donotuse.built);
     if (m->n < MODEL_MAX)
         m->e[m->n++] = c;
 }
@@ -338,7 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (tag == 0xff) {
             pp_trust_build(&t);
-            FUZZ_CHECK(t.built);
+            FUZZ_CHECK(t.state_donotuse.internal_donotuse.built);
             check_built(&t);
             continue;
         }

@@ -41,7 +41,7 @@ extern "C" {
  * Version. The single place the version is written; meson reads it here.
  * ---------------------------------------------------------------------- */
 #define PP_VERSION_MAJOR 0
-#define PP_VERSION_MINOR 2
+#define PP_VERSION_MINOR 3
 #define PP_VERSION_PATCH 0
 #define PP_VERSION_NUMBER \
     (PP_VERSION_MAJOR * 10000 + PP_VERSION_MINOR * 100 + PP_VERSION_PATCH)
@@ -180,22 +180,29 @@ typedef struct pp_addr {
     const uint8_t *unix_raw;
 } pp_addr;
 
-/* Private parser progress. Do not touch; zeroed with the header. */
-typedef struct pp__progress {
-    size_t wake;       /* v2: below this len a call learns nothing; 0 none
-                        * (a size_t: compared with len in one step) */
-    size_t next;       /* v1 automaton: the len that brings one new byte */
-    uint32_t pos;      /* v1: start of the current field; v2: next TLV */
-    uint32_t total;    /* v2: whole header length once known */
-    uint32_t crc_at;   /* v2: offset of the CRC32C value, 0 if none */
-    uint32_t tlv_at;   /* v2: offset of the first TLV */
-    uint8_t stage;     /* which part of the header comes next */
-    int8_t result;     /* sticky error once one was found, else 0 */
-    uint8_t part;      /* v1 IPv4 address: octets already final, */
-    uint8_t part_at;   /* and where the next one starts (from pos) */
-    uint8_t dfa;       /* v1 TCP4 automaton: 0 not tried yet, 1 not to be
-                        * tried (again), else its state */
-} pp__progress;
+/* The parser's private progress, in the pattern of lz4's LZ4_stream_u: a
+ * union of the private struct with a byte array of fixed size, so that the
+ * size of pp_header does not change when the private struct does. Its
+ * members are not part of the API: do not read or write them (the names
+ * say so); a zeroed header is a valid start. */
+#define PP_PROGRESS_SIZE 64
+typedef struct pp_progress_donotuse {
+    size_t wake;
+    uint32_t pos;
+    uint32_t total;
+    uint32_t crc_at;
+    uint32_t tlv_at;
+    uint8_t stage;
+    int8_t result;
+    uint8_t part;
+    uint8_t part_at;
+} pp_progress_donotuse;
+
+typedef union pp_progress_u {
+    pp_progress_donotuse internal_donotuse;
+    unsigned char reserved_donotuse[PP_PROGRESS_SIZE];
+    size_t align_donotuse;
+} pp_progress_u;
 
 /* A PROXY header: parser input settings, parser progress, and the result.
  *
@@ -229,7 +236,8 @@ typedef struct pp_header {
     const uint8_t *tlvs;
     size_t tlvs_len;
 
-    pp__progress pp__p;
+    /* --- private progress of the parser --- */
+    pp_progress_u progress_donotuse;
 } pp_header;
 
 /* Zero *hdr (same as memset to 0). */
@@ -417,11 +425,20 @@ typedef struct pp_trust_entry {
     uint8_t hi[16];   /* last address of the range */
 } pp_trust_entry;
 
+/* Private state of a trust table (see pp_progress_u). */
+typedef union pp_trust_state_u {
+    struct pp_trust_internal_donotuse {
+        int built; /* sorted and merged by pp_trust_build */
+    } internal_donotuse;
+    unsigned char reserved_donotuse[16];
+    size_t align_donotuse;
+} pp_trust_state_u;
+
 typedef struct pp_trust {
-    pp_trust_entry *entries;
-    size_t cap;
-    size_t count;
-    int built;       /* private: sorted and merged by pp_trust_build */
+    pp_trust_entry *entries; /* storage given to pp_trust_init */
+    size_t cap;              /* its number of entries */
+    size_t count;            /* entries in use (fewer once built) */
+    pp_trust_state_u state_donotuse;
 } pp_trust;
 
 /* Use storage[0..cap) for the table. */

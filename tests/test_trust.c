@@ -424,7 +424,7 @@ static void test_match_cases(void **state)
         for (j = 0; j < MAX_QUERIES && c->q[j].addr != NULL; j++)
             check_query(&t, c->q[j].addr, c->q[j].expect, "unbuilt");
         pp_trust_build(&t);
-        assert_int_equal(t.built, 1);
+        assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
         for (j = 0; j < MAX_QUERIES && c->q[j].addr != NULL; j++)
             check_query(&t, c->q[j].addr, c->q[j].expect, "built");
     }
@@ -593,7 +593,7 @@ static void test_build(void **state)
         /* A second build of a built table changes nothing. */
         for (round = 0; round < 2; round++) {
             pp_trust_build(&t);
-            assert_int_equal(t.built, 1);
+            assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
             if (t.count != want)
                 fail_msg("case %zu: %zu ranges, expected %zu", i, t.count,
                          want);
@@ -624,9 +624,9 @@ static void test_add_after_build(void **state)
     assert_int_equal(add_str(&t, "192.0.2.0/24", NULL), PP_OK);
     assert_int_equal(add_str(&t, "2001:db8::/32", NULL), PP_OK);
     pp_trust_build(&t);
-    assert_int_equal(t.built, 1);
+    assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
     assert_int_equal(add_str(&t, "::1", NULL), PP_OK);
-    assert_int_equal(t.built, 0);
+    assert_int_equal(t.state_donotuse.internal_donotuse.built, 0);
     parse_addr("::1", a);
     assert_int_equal(pp_trust_match_ip6(&t, a), 1);
     parse_addr("192.0.2.9", a);
@@ -634,7 +634,7 @@ static void test_add_after_build(void **state)
     /* A failed add does not touch the built flag. */
     pp_trust_build(&t);
     assert_int_equal(add_str(&t, "nope", NULL), PP_ERR_CIDR_SYNTAX);
-    assert_int_equal(t.built, 1);
+    assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
 }
 
 /* ---- property test ----------------------------------------------------------- */
@@ -872,7 +872,7 @@ static void check_all(const pp_trust *t, const ref_entry *ref, size_t n,
 
         if (got != expect)
             fail_msg("table %zu (%zu entries, %s): %s matched %d, "
-                     "expected %d", table, n, t->built ? "built" : "unbuilt",
+                     "expected %d", table, n, t->state_donotuse.internal_donotuse.built ? "built" : "unbuilt",
                      addr_text(q[i].family, q[i].addr, buf), got, expect);
         if (match_sockaddr(t, q[i].family, q[i].addr) != expect)
             fail_msg("table %zu: sockaddr %s differs", table,
