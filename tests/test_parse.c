@@ -3,7 +3,8 @@
  *
  * Written from the PROXY protocol spec and the parser semantics of the
  * project brief, not from the library: v2 inputs are assembled here byte by
- * byte (build_v2), and CRC32C comes from the bitwise reference below. Each
+ * byte (build_v2_spec), and CRC32C comes from the bitwise reference in
+ * tests/common.c. Each
  * table case goes through one harness (run_valid / run_invalid):
  *   - all bytes in one call, then a second call (results are sticky);
  *   - every prefix alone, copied so that it ends right before a PROT_NONE
@@ -35,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "pphdr.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -135,30 +137,6 @@ static const char *hex16(const uint8_t *p)
     for (i = 0; i < 16; i++)
         snprintf(out + 2 * i, 3, "%02x", p[i]);
     return out;
-}
-
-/* ========================================================================
- * Reference CRC32C: bitwise, reflected Castagnoli polynomial 0x82F63B78,
- * initial value and final xor all ones; `crc` continues a previous result.
- * ====================================================================== */
-
-static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t n)
-{
-    int k;
-
-    crc = ~crc;
-    while (n-- > 0) {
-        crc ^= *p++;
-        for (k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 /* ========================================================================
@@ -269,7 +247,7 @@ static size_t put_tlv(struct built *b, const struct tlv_spec *t)
     b->p[b->len] = (uint8_t)(t->type & 0xFF);
     b->len += 3;
     if ((t->type & 0xFF) == PP_TLV_CRC32C && t->type > 0xFF) {
-        memset(b->p + b->len, 0, 4);     /* value filled in by build_v2 */
+        memset(b->p + b->len, 0, 4);     /* value filled in by build_v2_spec */
         b->len += 4;
     }
     put_blob(b, &t->v[0]);
@@ -283,7 +261,7 @@ static size_t put_tlv(struct built *b, const struct tlv_spec *t)
     return start;
 }
 
-static void build_v2(struct built *b, const struct v2_spec *s)
+static void build_v2_spec(struct built *b, const struct v2_spec *s)
 {
     size_t i, L, crc_at[4], ncrc = 0;
     int crc_bad[4];
@@ -291,10 +269,7 @@ static void build_v2(struct built *b, const struct v2_spec *s)
 
     memset(b, 0, sizeof *b);
     b->p = g_build;
-    memcpy(b->p, SIG, 12);
-    b->p[12] = s->cmd;
-    b->p[13] = s->fam;
-    b->len = 16;
+    b->len = build_v2(b->p, s->cmd, s->fam, NULL, 0);
     for (i = 0; i < COUNT(s->block); i++)
         put_blob(b, &s->block[i]);
     for (i = 0; i < COUNT(s->tlv) && s->tlv[i].type != 0; i++) {
@@ -1329,7 +1304,7 @@ static void test_bad_bytes(void **state)
 }
 
 /* ========================================================================
- * v2: valid headers, built by build_v2.
+ * v2: valid headers, built by build_v2_spec.
  * ====================================================================== */
 
 struct v2_valid {
@@ -1597,7 +1572,7 @@ static void test_v2_valid(void **state)
         struct built b;
         struct v2_ctx x;
         struct input in;
-        build_v2(&b, &c->s);
+        build_v2_spec(&b, &c->s);
         x.c = c;
         x.b = &b;
         in.p = b.p;
@@ -1611,7 +1586,7 @@ static void test_v2_valid(void **state)
 }
 
 /* ========================================================================
- * v2: invalid headers, built by build_v2. Offsets: the INET block is bytes
+ * v2: invalid headers, built by build_v2_spec. Offsets: the INET block is bytes
  * 16..27, so its first TLV header is complete at 31 bytes.
  * ====================================================================== */
 
@@ -1749,7 +1724,7 @@ static void test_v2_invalid(void **state)
         const struct v2_invalid *c = &v2_invalid[i];
         struct built b;
         struct input in;
-        build_v2(&b, &c->s);
+        build_v2_spec(&b, &c->s);
         in.p = b.p;
         in.len = b.len;
         in.max_len = c->max_len;
@@ -1957,7 +1932,7 @@ static void test_expected_len(void **state)
 
     (void)state;
     begin_test();
-    build_v2(&b, &s);
+    build_v2_spec(&b, &s);
     assert_int_equal(b.hdr_len, 33);
     g_case = "v2 PROXY TCP4 + ALPN, 33 bytes";
     for (n = 0; n <= b.hdr_len; n++) {
@@ -2082,7 +2057,7 @@ static void test_ssl_fields(void **state)
     got[7] = &info.client_cert;
 
     g_case = "SSL with every sub-TLV";
-    build_v2(&b, &full);
+    build_v2_spec(&b, &full);
     memset(&h, 0, sizeof h);
     assert_int_equal(pp_parse(&h, b.p, b.len), (int)b.hdr_len);
     assert_int_equal(pp_ssl(&h, &info), 1);
@@ -2098,7 +2073,7 @@ static void test_ssl_fields(void **state)
                          fields[i].name, got[i]->len, fields[i].want);
 
     g_case = "SSL with only a version";
-    build_v2(&b, &partial);
+    build_v2_spec(&b, &partial);
     memset(&h, 0, sizeof h);
     assert_int_equal(pp_parse(&h, b.p, b.len), (int)b.hdr_len);
     assert_int_equal(pp_ssl(&h, &info), 1);
@@ -2190,7 +2165,7 @@ static void test_v2_largest(void **state)
     (void)state;
     begin_test();
     g_case = "L = 65535";
-    build_v2(&b, &s);
+    build_v2_spec(&b, &s);
     assert_int_equal(b.hdr_len, PP_V2_MAX_LEN);
     g = at_guard(b.p, b.len);
     memset(&h, 0, sizeof h);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common.h"
 #include "pphdr.h"
 
 #ifdef MSG_NOSIGNAL
@@ -310,21 +311,6 @@ static void sender_finish(sender *s)
 /* ------------------------------------------------------------------------
  * Header cases (bytes written by hand, not by the library's writer)
  * ---------------------------------------------------------------------- */
-static const uint8_t v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A };
-
-static size_t build_v2(uint8_t *out, uint8_t ver_cmd, uint8_t fam,
-                       const uint8_t *body, size_t body_len)
-{
-    memcpy(out, v2_sig, sizeof v2_sig);
-    out[12] = ver_cmd;
-    out[13] = fam;
-    out[14] = (uint8_t)(body_len >> 8);
-    out[15] = (uint8_t)(body_len & 0xFFu);
-    if (body_len > 0)
-        memcpy(out + 16, body, body_len);
-    return 16 + body_len;
-}
 
 typedef struct hcase {
     const char *name;

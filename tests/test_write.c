@@ -18,13 +18,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "common.h"
 #include "pphdr.h"
 
 #define CANARY 0xA5
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const uint8_t SIG[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
 /* Large enough for any v2 header plus a canary tail. */
 static uint8_t big_a[PP_V2_MAX_LEN + 512];
@@ -53,31 +52,6 @@ static uint8_t rnd_byte(uint64_t *s)
     return (uint8_t)(rnd(s) & 0xff);
 }
 
-/* Bitwise CRC32C (reflected 0x82F63B78), independent of pp_crc32c. */
-static uint32_t ref_crc32c(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    size_t i;
-    int k;
-
-    for (i = 0; i < n; i++) {
-        c ^= p[i];
-        for (k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8
-           | p[3];
-}
 
 static size_t fam_block_len(uint8_t family)
 {
@@ -478,7 +452,7 @@ static void test_v2_tcp6_exact(void **state)
 
     (void)state;
     set_inet6(&h, "2001:db8::1", 1, "::ffff:10.0.0.1", 65535);
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     want[12] = 0x21;
     want[13] = 0x21;
     want[14] = 0;
@@ -505,7 +479,7 @@ static void test_v2_unix_exact(void **state)
     h.dst.path = "";
     h.dst.path_len = 0;
     memset(want, 0, sizeof want);
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     want[12] = 0x21;
     want[13] = 0x31;
     want[14] = 0;
@@ -551,7 +525,7 @@ static void test_v2_local_exact(void **state)
         h.family = (uint8_t)(fam[i] >> 4);
         h.transport = (uint8_t)(fam[i] & 15);
         memset(want, 0, sizeof want);
-        memcpy(want, SIG, 12);
+        memcpy(want, v2_sig, 12);
         want[12] = 0x20;
         want[13] = fam[i];
         want[14] = 0;
@@ -572,9 +546,9 @@ static void test_v2_crc_exact(void **state)
     set_local(&h, PP_AF_UNSPEC, PP_TRANSPORT_UNSPEC);
     memset(&o, 0, sizeof o);
     o.crc32c = 1;
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     memcpy(want + 12, "\x20\x00\x00\x07\x03\x00\x04\0\0\0\0", 11);
-    crc = ref_crc32c(want, sizeof want);
+    crc = ref_crc32c(0, want, sizeof want);
     want[19] = (uint8_t)(crc >> 24);
     want[20] = (uint8_t)(crc >> 16);
     want[21] = (uint8_t)(crc >> 8);
@@ -617,7 +591,7 @@ static void test_v2_tlv_order_exact(void **state)
     o.crc32c = 1;
     o.pad_to = 64;
 
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     w = 12;
     memcpy(want + w, "\x21\x11\x00\x30", 4);        /* 64 - 16 = 48 */
     w += 4;
@@ -637,7 +611,7 @@ static void test_v2_tlv_order_exact(void **state)
     memcpy(want + w, "\x04\x00\x08\0\0\0\0\0\0\0\0", 11);
     w += 11;
     assert_int_equal(w, 64);
-    crc = ref_crc32c(want, w);
+    crc = ref_crc32c(0, want, w);
     want[31] = (uint8_t)(crc >> 24);
     want[32] = (uint8_t)(crc >> 16);
     want[33] = (uint8_t)(crc >> 8);
@@ -1111,7 +1085,7 @@ static void test_v2_crc_verifies(void **state)
     stored = be32(c.value);
     memcpy(big_b, big_a, (size_t)n);
     memset(big_b + 16 + 36 + 3, 0, 4);
-    ref = ref_crc32c(big_b, (size_t)n);
+    ref = ref_crc32c(0, big_b, (size_t)n);
     assert_int_equal(stored, ref);
     /* any change to the header is caught by the parser */
     for (k = 0; k < 3; k++) {
@@ -1365,7 +1339,7 @@ static void test_v2_round_trip_property(void **state)
             memcpy(big_b, big_a, (size_t)n);
             memset(big_b + crc_at, 0, 4);
             assert_int_equal(be32(big_a + crc_at),
-                             ref_crc32c(big_b, (size_t)n));
+                             ref_crc32c(0, big_b, (size_t)n));
             crcs++;
         }
 

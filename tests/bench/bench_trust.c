@@ -8,9 +8,8 @@
  *                    100 000 random entries, and on the same tables unbuilt
  *                    (linear scan), with half the lookups inside an entry.
  *
- * Standalone program, not part of the test suite. Build by hand, with the
- * lib/parts/ fragments while they exist:
- *   cc -O2 -Iinclude tests/bench/bench_trust.c lib/pphdr.c lib/parts/[a-z]*.c
+ * Standalone program, not part of the test suite. Build by hand:
+ *   cc -O2 -Iinclude tests/bench/bench_trust.c lib/pphdr.c
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pphdr.h"
