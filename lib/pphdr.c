@@ -78,7 +78,7 @@
 #endif
 
 /* Define PP_NO_HW_CRC32C to use the portable CRC32C path only. */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) &&         \
     !defined(PP_NO_HW_CRC32C)
 #define PP_HAVE_X86_CRC 1
 #include <nmmintrin.h>
@@ -101,16 +101,16 @@
 #if defined(PP_DEBUG)
 #include <stdio.h>
 #include <stdlib.h>
-#define PP_ASSERT(c)                                                        \
-    ((c) ? (void)0                                                          \
-         : (fprintf(stderr, "pphdr: %s:%d: invariant broken: %s\n",         \
-                    __FILE__, __LINE__, #c),                                \
+#define PP_ASSERT(c)                                                           \
+    ((c) ? (void)0                                                             \
+         : (fprintf(stderr, "pphdr: %s:%d: invariant broken: %s\n", __FILE__,  \
+                    __LINE__, #c),                                             \
             abort()))
 #elif defined(__clang_analyzer__)
-#define PP_ASSERT(c)                                                        \
-    do {                                                                    \
-        if (!(c))                                                           \
-            __builtin_unreachable();                                        \
+#define PP_ASSERT(c)                                                           \
+    do {                                                                       \
+        if (!(c))                                                              \
+            __builtin_unreachable();                                           \
     } while (0)
 #else
 #define PP_ASSERT(c) ((void)0)
@@ -141,8 +141,8 @@ static uint16_t load_be16(const uint8_t *p)
 
 static uint32_t load_be32(const uint8_t *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+        p[3];
 }
 
 static void store_be16(uint8_t *p, uint16_t v)
@@ -207,15 +207,17 @@ static int is_v4mapped(const uint8_t ip[16])
 }
 
 /* Hex digit values, 16 for any other byte: one load per character. */
+/* clang-format off */
 #define H16_ 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16
 static const uint8_t hex_value[256] = {
     H16_, H16_, H16_,
-    0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    16, 16, 16, 16, 16, 16, /* '0' */
-    16,   10,   11,   12,   13,   14,   15,   16,   16,   16,   16, 16, 16, 16, 16, 16, /* 'A' */
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 16, 16, 16, 16, 16,           /* '0' */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'A' */
     H16_,
-    16,   10,   11,   12,   13,   14,   15,   16,   16,   16,   16, 16, 16, 16, 16, 16, /* 'a' */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'a' */
     H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_};
 #undef H16_
+/* clang-format on */
 PP_STATIC_ASSERT(sizeof hex_value == 256, hex_value_covers_every_byte);
 
 /* The parser's private state (pp_header.progress_donotuse). */
@@ -482,9 +484,8 @@ static PP_INLINE int v1_hex_more(const uint8_t **pp, const uint8_t *end,
 
 /* The number of hex digits of one group at *pp (0 to 4), its value in
  * *v; -1 for a fifth digit. */
-static PP_INLINE int v1_ip6_group_digits(const uint8_t **pp,
-                                         const uint8_t *end, unsigned *v,
-                                         int bounded)
+static PP_INLINE int v1_ip6_group_digits(const uint8_t **pp, const uint8_t *end,
+                                         unsigned *v, int bounded)
 {
     *v = 0;
     if (!v1_hex_more(pp, end, v, bounded))
@@ -668,8 +669,8 @@ static int v1_family_token(const uint8_t *p, const uint8_t *end,
 /* The error the first byte of a field proves, V1_NEED when it is not in
  * yet, or 0. SP, CR and LF are all <= ' ': one compare passes the usual
  * first byte. */
-static PP_INLINE int v1_field_start_error(const uint8_t *p,
-                                          const uint8_t *end, int bounded)
+static PP_INLINE int v1_field_start_error(const uint8_t *p, const uint8_t *end,
+                                          int bounded)
 {
     if (!HAVE(p, end, bounded))
         return V1_NEED;
@@ -722,8 +723,7 @@ static PP_INLINE int v1_ip4_field(v1_ip4_mark *m, const uint8_t *end,
     if (r != 0)
         return r;
     r = v1_ip4_parse_from(m, end, ip, stop, bounded);
-    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS,
-                              bounded);
+    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
 }
 
 static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
@@ -734,8 +734,7 @@ static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
     if (r != 0)
         return r;
     r = v1_ip6_parse(p, end, ip, stop, bounded);
-    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS,
-                              bounded);
+    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
 }
 
 /* One function per family, each holding its bounded and unbounded copy
@@ -794,8 +793,8 @@ static PP_INLINE int v1_port_in(const uint8_t *p, const uint8_t *end,
     return v1_field_end_error(r, *stop, end, sep, PP_ERR_V1_PORT, bounded);
 }
 
-static int v1_port_field(const uint8_t *p, const uint8_t *end,
-                         uint16_t *port, uint8_t sep, const uint8_t **stop)
+static int v1_port_field(const uint8_t *p, const uint8_t *end, uint16_t *port,
+                         uint8_t sep, const uint8_t **stop)
 {
     if ((size_t)(end - p) >= V1_PORT_SPAN)
         return v1_port_in(p, end, port, sep, stop, 0);
@@ -803,8 +802,8 @@ static int v1_port_field(const uint8_t *p, const uint8_t *end,
 }
 
 /* The protocol token and what follows it: 0, V1_NEED, or an error. */
-static int v1_family_field(pp_header *hdr, const uint8_t *p,
-                           const uint8_t *end, const uint8_t **stop)
+static int v1_family_field(pp_header *hdr, const uint8_t *p, const uint8_t *end,
+                           const uint8_t **stop)
 {
     int r = v1_field_start_error(p, end, 1);
     if (r != 0)
@@ -836,8 +835,7 @@ static int v1_unknown_rest(const uint8_t *p, const uint8_t *end,
  * around to the largest size_t). */
 static size_t v1_limit(const pp_header *hdr)
 {
-    return hdr->max_len - 1 < PP_V1_MAX_LEN - 1 ? hdr->max_len
-                                                : PP_V1_MAX_LEN;
+    return hdr->max_len - 1 < PP_V1_MAX_LEN - 1 ? hdr->max_len : PP_V1_MAX_LEN;
 }
 
 /* The result of a whole valid line of n bytes, written by both ways
@@ -1000,8 +998,8 @@ static PP_INLINE size_t v1_line_len(const pp_header *hdr, const uint8_t *b,
     size_t cr = (size_t)(s - b); /* the line is cr + 2 bytes */
 
     /* Over v1_limit: over 107, or over a max_len (0 wraps around). */
-    if (*s != '\r' || cr + 1 >= len || s[1] != '\n' ||
-        cr + 2 > PP_V1_MAX_LEN || hdr->max_len - 1 < cr + 1)
+    if (*s != '\r' || cr + 1 >= len || s[1] != '\n' || cr + 2 > PP_V1_MAX_LEN ||
+        hdr->max_len - 1 < cr + 1)
         return 0;
     return cr + 2;
 }
@@ -1029,8 +1027,7 @@ static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
     const uint8_t *s;
     size_t n;
 
-    if (v1_ip4_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK ||
-        *s != ' ' ||
+    if (v1_ip4_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
         v1_ip4_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
         (n = v1_ports_line_len(hdr, b, len, s, stop)) == 0)
         return v1_resumable(hdr, b, len);
@@ -1044,8 +1041,7 @@ static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
     const uint8_t *s;
     size_t n;
 
-    if (v1_ip6_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK ||
-        *s != ' ' ||
+    if (v1_ip6_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
         v1_ip6_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
         (n = v1_ports_line_len(hdr, b, len, s, stop)) == 0)
         return v1_resumable(hdr, b, len);
@@ -1059,8 +1055,7 @@ static int v1_is_unknown_text(const uint8_t *p, const uint8_t *cr)
     if (cr - p < 7 || memcmp(p, "UNKNOWN", 7) != 0)
         return 0;
     p += 7;
-    return p == cr ||
-           (*p == ' ' && memchr(p, '\n', (size_t)(cr - p)) == NULL);
+    return p == cr || (*p == ' ' && memchr(p, '\n', (size_t)(cr - p)) == NULL);
 }
 
 /* The same for "PROXY UNKNOWN": up to the first CR, no LF before it. */
@@ -1068,10 +1063,9 @@ static PP_NOINLINE int v1_unknown_line(pp_header *hdr, const uint8_t *b,
                                        size_t len, const uint8_t *stop)
 {
     size_t room = (size_t)(stop - b), limit = v1_limit(hdr), n = 0;
-    const uint8_t *cr =
-        *stop == '\r' ? stop
-                      : (const uint8_t *)memchr(b, '\r',
-                                                room < limit ? room : limit);
+    const uint8_t *cr = *stop == '\r'
+        ? stop
+        : (const uint8_t *)memchr(b, '\r', room < limit ? room : limit);
 
     if (cr != NULL && v1_is_unknown_text(b + 6, cr))
         n = v1_line_len(hdr, b, len, cr);
@@ -1290,8 +1284,8 @@ static PP_NOINLINE int v2_unix_addrs(pp_header *hdr, const uint8_t *buf,
  * ends with this length, and the result is written, by this function
  * only. Returns total. The wire bytes are read into locals first: stores
  * into *hdr may alias buf. */
-static PP_INLINE int v2_done(pp_header *hdr, const uint8_t *buf,
-                             uint32_t total, uint32_t tlv_at)
+static PP_INLINE int v2_done(pp_header *hdr, const uint8_t *buf, uint32_t total,
+                             uint32_t tlv_at)
 {
     uint8_t cmd = buf[12] & 0xF, fam = buf[13];
 
@@ -1429,10 +1423,10 @@ static PP_NOINLINE int v2_first_call(pp_header *hdr, const uint8_t *b,
  * header is compared with the bit set), the family, and a length of
  * exactly the family's address block, so no TLVs. UNSPEC, INET and INET6
  * only; all zero, never matched, for the other bytes. */
-#define V2_PLAIN(fam, block)                                                \
+#define V2_PLAIN(fam, block)                                                   \
     [fam] = {0x55, 0x49, 0x54, 0x0A, 0x21, fam, 0, block}
 static const uint8_t v2_plain_tail[256][8] = {
-    V2_PLAIN(0x00, 0),  V2_PLAIN(0x11, 12), V2_PLAIN(0x12, 12),
+    V2_PLAIN(0x00, 0), V2_PLAIN(0x11, 12), V2_PLAIN(0x12, 12),
     V2_PLAIN(0x21, 36), V2_PLAIN(0x22, 36)};
 #undef V2_PLAIN
 
@@ -1548,8 +1542,8 @@ int pp_has_addresses(const pp_header *hdr)
     /* The parser sets command only with the final result, and a zeroed
      * header's command is PP_CMD_LOCAL: an unfinished parse says 0. */
     return hdr->command == PP_CMD_PROXY &&
-           (hdr->family == PP_AF_INET || hdr->family == PP_AF_INET6 ||
-            hdr->family == PP_AF_UNIX);
+        (hdr->family == PP_AF_INET || hdr->family == PP_AF_INET6 ||
+         hdr->family == PP_AF_UNIX);
 }
 
 /* TLV iteration: over a block pp_parse validated, or any bytes. */
@@ -1638,15 +1632,24 @@ int pp_netns(const pp_header *hdr, pp_bytes *out)
 static pp_bytes *tlv_ssl_field(pp_ssl_info *info, uint8_t type)
 {
     switch (type) {
-    case PP_SSL_VERSION: return &info->version;
-    case PP_SSL_CN: return &info->cn;
-    case PP_SSL_CIPHER: return &info->cipher;
-    case PP_SSL_SIG_ALG: return &info->sig_alg;
-    case PP_SSL_KEY_ALG: return &info->key_alg;
-    case PP_SSL_GROUP: return &info->group;
-    case PP_SSL_SIG_SCHEME: return &info->sig_scheme;
-    case PP_SSL_CLIENT_CERT: return &info->client_cert;
-    default: return NULL;
+    case PP_SSL_VERSION:
+        return &info->version;
+    case PP_SSL_CN:
+        return &info->cn;
+    case PP_SSL_CIPHER:
+        return &info->cipher;
+    case PP_SSL_SIG_ALG:
+        return &info->sig_alg;
+    case PP_SSL_KEY_ALG:
+        return &info->key_alg;
+    case PP_SSL_GROUP:
+        return &info->group;
+    case PP_SSL_SIG_SCHEME:
+        return &info->sig_scheme;
+    case PP_SSL_CLIENT_CERT:
+        return &info->client_cert;
+    default:
+        return NULL;
     }
 }
 
@@ -1695,7 +1698,7 @@ int pp_azure_linkid(const pp_header *hdr, uint32_t *out)
     if (!tlv_find_cloud(hdr, PP_TLV_AZURE, &t) || t.len != 5)
         return 0;
     *out = (uint32_t)t.value[1] | (uint32_t)t.value[2] << 8 |
-           (uint32_t)t.value[3] << 16 | (uint32_t)t.value[4] << 24;
+        (uint32_t)t.value[3] << 16 | (uint32_t)t.value[4] << 24;
     return 1;
 }
 
@@ -2082,14 +2085,15 @@ static const uint32_t crc_table[8][256] = {
 static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t len)
 {
     while (len >= 8) {
-        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-                             (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t lo = crc ^
+            ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+             (uint32_t)p[3] << 24);
         uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
-                      (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+            (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
         crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-              crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
-              crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-              crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+            crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+            crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
         p += 8;
         len -= 8;
     }
@@ -2099,15 +2103,14 @@ static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t len)
 }
 
 #ifdef PP_HAVE_X86_CRC
-/* Inlined into the sse4.2 functions below (same target, so gcc and clang
- * may inline it). */
-__attribute__((target("sse4.2")))
-static inline uint32_t crc_hw_run(uint32_t crc, const uint8_t *p,
-                                     size_t len)
+/* The CRC32C of len bytes with the SSE4.2 crc32 instruction, going on
+ * from crc (not inverted here). */
+__attribute__((target("sse4.2"))) static inline uint32_t
+crc_hw_run(uint32_t crc, const uint8_t *p, size_t len)
 {
 #ifdef __x86_64__
     uint64_t c = crc;
-    /* Four words per round: the loop overhead is most of the cost. */
+    /* Four words per round, then single words, then the tail. */
     while (len >= 32) {
         uint64_t w0, w1, w2, w3;
         memcpy(&w0, p, 8);
@@ -2149,15 +2152,15 @@ static inline uint32_t crc_hw_run(uint32_t crc, const uint8_t *p,
     return crc;
 }
 
-__attribute__((target("sse4.2")))
-static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t len)
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
     return crc_hw_run(crc, p, len);
 }
 
 /* The CRC of p[0..len) with the 4 bytes at p + at read as zeros. */
-__attribute__((target("sse4.2")))
-static uint32_t crc_hw_gap(const uint8_t *p, size_t len, size_t at)
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw_gap(const uint8_t *p, size_t len, size_t at)
 {
     uint32_t crc = crc_hw_run(~0u, p, at);
     crc = _mm_crc32_u32(crc, 0);
@@ -2203,34 +2206,46 @@ static uint32_t crc_gap(const uint8_t *p, size_t len, size_t at)
  * 6. Writer: v1 lines and v2 headers
  * ==================================================================== */
 
+/* ---- v1 lines --------------------------------------------------------- */
+
 static const char wr_hex_digits[] = "0123456789abcdef";
 
 /* Decimal text of 0..255: up to 3 digits, zero-padded to 3 bytes, then
  * the digit count. An octet is one 4-byte copy; the padding is
  * overwritten by whatever follows. */
 #define WR_C(d) (uint8_t)('0' + (d))
-#define WR_O1(a) {WR_C(a), 0, 0, 1}
-#define WR_O2(a, b) {WR_C(a), WR_C(b), 0, 2}
-#define WR_O3(a, b, c) {WR_C(a), WR_C(b), WR_C(c), 3}
-#define WR_TEN2(a) WR_O2(a, 0), WR_O2(a, 1), WR_O2(a, 2), WR_O2(a, 3), \
-    WR_O2(a, 4), WR_O2(a, 5), WR_O2(a, 6), WR_O2(a, 7), WR_O2(a, 8),   \
-    WR_O2(a, 9)
-#define WR_TEN3(a, b) WR_O3(a, b, 0), WR_O3(a, b, 1), WR_O3(a, b, 2),    \
-    WR_O3(a, b, 3), WR_O3(a, b, 4), WR_O3(a, b, 5), WR_O3(a, b, 6),     \
-    WR_O3(a, b, 7), WR_O3(a, b, 8), WR_O3(a, b, 9)
-#define WR_HUNDRED3(a) WR_TEN3(a, 0), WR_TEN3(a, 1), WR_TEN3(a, 2),      \
-    WR_TEN3(a, 3), WR_TEN3(a, 4), WR_TEN3(a, 5), WR_TEN3(a, 6),         \
-    WR_TEN3(a, 7), WR_TEN3(a, 8), WR_TEN3(a, 9)
+#define WR_O1(a)                                                               \
+    {                                                                          \
+        WR_C(a), 0, 0, 1                                                       \
+    }
+#define WR_O2(a, b)                                                            \
+    {                                                                          \
+        WR_C(a), WR_C(b), 0, 2                                                 \
+    }
+#define WR_O3(a, b, c)                                                         \
+    {                                                                          \
+        WR_C(a), WR_C(b), WR_C(c), 3                                           \
+    }
+#define WR_TEN2(a)                                                             \
+    WR_O2(a, 0), WR_O2(a, 1), WR_O2(a, 2), WR_O2(a, 3), WR_O2(a, 4),           \
+        WR_O2(a, 5), WR_O2(a, 6), WR_O2(a, 7), WR_O2(a, 8), WR_O2(a, 9)
+#define WR_TEN3(a, b)                                                          \
+    WR_O3(a, b, 0), WR_O3(a, b, 1), WR_O3(a, b, 2), WR_O3(a, b, 3),            \
+        WR_O3(a, b, 4), WR_O3(a, b, 5), WR_O3(a, b, 6), WR_O3(a, b, 7),        \
+        WR_O3(a, b, 8), WR_O3(a, b, 9)
+#define WR_HUNDRED3(a)                                                         \
+    WR_TEN3(a, 0), WR_TEN3(a, 1), WR_TEN3(a, 2), WR_TEN3(a, 3), WR_TEN3(a, 4), \
+        WR_TEN3(a, 5), WR_TEN3(a, 6), WR_TEN3(a, 7), WR_TEN3(a, 8),            \
+        WR_TEN3(a, 9)
 static const uint8_t wr_octet_text[256][4] = {
-    WR_O1(0), WR_O1(1), WR_O1(2), WR_O1(3), WR_O1(4),
-    WR_O1(5), WR_O1(6), WR_O1(7), WR_O1(8), WR_O1(9),
-    WR_TEN2(1), WR_TEN2(2), WR_TEN2(3), WR_TEN2(4), WR_TEN2(5),
-    WR_TEN2(6), WR_TEN2(7), WR_TEN2(8), WR_TEN2(9),
-    WR_HUNDRED3(1),
-    WR_TEN3(2, 0), WR_TEN3(2, 1), WR_TEN3(2, 2), WR_TEN3(2, 3), WR_TEN3(2, 4),
-    WR_O3(2, 5, 0), WR_O3(2, 5, 1), WR_O3(2, 5, 2), WR_O3(2, 5, 3),
-    WR_O3(2, 5, 4), WR_O3(2, 5, 5)
-};
+    WR_O1(0),       WR_O1(1),       WR_O1(2),       WR_O1(3),
+    WR_O1(4),       WR_O1(5),       WR_O1(6),       WR_O1(7),
+    WR_O1(8),       WR_O1(9),       WR_TEN2(1),     WR_TEN2(2),
+    WR_TEN2(3),     WR_TEN2(4),     WR_TEN2(5),     WR_TEN2(6),
+    WR_TEN2(7),     WR_TEN2(8),     WR_TEN2(9),     WR_HUNDRED3(1),
+    WR_TEN3(2, 0),  WR_TEN3(2, 1),  WR_TEN3(2, 2),  WR_TEN3(2, 3),
+    WR_TEN3(2, 4),  WR_O3(2, 5, 0), WR_O3(2, 5, 1), WR_O3(2, 5, 2),
+    WR_O3(2, 5, 3), WR_O3(2, 5, 4), WR_O3(2, 5, 5)};
 #undef WR_HUNDRED3
 #undef WR_TEN3
 #undef WR_TEN2
@@ -2305,7 +2320,7 @@ static uint8_t *wr_put_ip6(uint8_t *p, const uint8_t ip[16])
             best_at = i + 1 - run;
         }
     }
-    if (best_len < 2) {          /* a single zero group stays "0" */
+    if (best_len < 2) { /* a single zero group stays "0" */
         best_at = 8;
         best_len = 0;
     }
@@ -2378,8 +2393,8 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
     uint8_t *dst;
     size_t n;
 
-    if (hdr == NULL || hdr->command > PP_CMD_PROXY
-        || hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM)
+    if (hdr == NULL || hdr->command > PP_CMD_PROXY ||
+        hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM)
         return PP_ERR_ARG;
     /* The longest line fits any cap >= 107: write in place. Otherwise
      * format aside so that a short cap sees no byte written. */
@@ -2394,9 +2409,7 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
     return (int)n;
 }
 
-/* ========================================================================
- * v2 binary
- * ====================================================================== */
+/* ---- v2 headers ------------------------------------------------------- */
 
 #define WR_V2_FIXED 16u
 #define WR_TLV_HDR 3u
@@ -2404,12 +2417,12 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
 
 /* What a v2 header will hold, measured before a byte is written. */
 typedef struct wr_v2_plan {
-    size_t block;   /* address block bytes */
-    size_t relay;   /* relayed TLV bytes (CRC32C and NOOP left out) */
-    size_t extra;   /* opts->tlvs bytes */
-    size_t pad;     /* final NOOP TLV bytes: 0 or >= 3 */
-    size_t total;   /* whole header */
-    int crc;        /* a CRC32C TLV goes first */
+    size_t block;     /* address block bytes */
+    size_t relay;     /* relayed TLV bytes (CRC32C and NOOP left out) */
+    size_t extra;     /* opts->tlvs bytes */
+    size_t pad;       /* final NOOP TLV bytes: 0 or >= 3 */
+    size_t total;     /* whole header */
+    int crc;          /* a CRC32C TLV goes first */
     uint8_t fam_byte; /* byte 13 */
 } wr_v2_plan;
 
@@ -2417,8 +2430,9 @@ typedef struct wr_v2_plan {
  * (UNSPEC goes with UNSPEC only). */
 static int wr_family_byte(const pp_header *hdr)
 {
-    if (hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM
-        || (hdr->family == PP_AF_UNSPEC) != (hdr->transport == PP_TRANSPORT_UNSPEC))
+    if (hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM ||
+        (hdr->family == PP_AF_UNSPEC) !=
+            (hdr->transport == PP_TRANSPORT_UNSPEC))
         return -1;
     return hdr->family << 4 | hdr->transport;
 }
@@ -2521,9 +2535,9 @@ static size_t wr_padded_len(size_t bare, const pp_v2_opts *o)
  * 108 bytes. */
 static int wr_unix_ok(const pp_addr *a)
 {
-    return a->unix_raw != NULL
-           || (a->path_len <= PP_UNIX_PATH_LEN
-               && (a->path != NULL || a->path_len == 0));
+    return a->unix_raw != NULL ||
+        (a->path_len <= PP_UNIX_PATH_LEN &&
+         (a->path != NULL || a->path_len == 0));
 }
 
 /* Validates hdr and lays out the header without options: PP_OK or
@@ -2539,8 +2553,8 @@ static int wr_v2_plan_base(const pp_header *hdr, wr_v2_plan *pl)
 
     if (hdr->command > PP_CMD_PROXY || fam < 0)
         return PP_ERR_ARG;
-    if (hdr->command == PP_CMD_PROXY && hdr->family == PP_AF_UNIX
-        && (!wr_unix_ok(&hdr->src) || !wr_unix_ok(&hdr->dst)))
+    if (hdr->command == PP_CMD_PROXY && hdr->family == PP_AF_UNIX &&
+        (!wr_unix_ok(&hdr->src) || !wr_unix_ok(&hdr->dst)))
         return PP_ERR_ARG;
     pl->fam_byte = (uint8_t)fam;
     pl->block = (size_t)v2_block_len(pl->fam_byte);
@@ -2556,8 +2570,8 @@ static int wr_v2_plan_opts(const pp_header *hdr, const pp_v2_opts *opts,
 {
     size_t bare;
 
-    if ((opts->relay_tlvs && !wr_relay_len(hdr, &pl->relay))
-        || !wr_extra_len(opts, &pl->extra))
+    if ((opts->relay_tlvs && !wr_relay_len(hdr, &pl->relay)) ||
+        !wr_extra_len(opts, &pl->extra))
         return PP_ERR_ARG;
     pl->crc = opts->crc32c != 0;
     bare = pl->total + (pl->crc ? WR_CRC_TLV_LEN : 0) + pl->relay + pl->extra;
@@ -2581,7 +2595,7 @@ static uint8_t *wr_put_addrs(uint8_t *p, const pp_header *hdr, size_t block)
 {
     const pp_addr *s = &hdr->src, *d = &hdr->dst;
 
-    if (hdr->command != PP_CMD_PROXY) {      /* LOCAL: zeros, see above */
+    if (hdr->command != PP_CMD_PROXY) { /* LOCAL: zeros, see above */
         memset(p, 0, block);
         return p + block;
     }
@@ -2599,7 +2613,7 @@ static uint8_t *wr_put_addrs(uint8_t *p, const pp_header *hdr, size_t block)
         store_be16(p + 34, d->port);
         return p + 36;
     case PP_AF_UNIX: {
-        const pp_addr *a[2] = { s, d };
+        const pp_addr *a[2] = {s, d};
         int i;
         for (i = 0; i < 2; i++, p += PP_UNIX_PATH_LEN) {
             if (a[i]->unix_raw != NULL) {
@@ -2644,7 +2658,7 @@ static int wr_overlap(const void *a, size_t an, const void *b, size_t bn)
 {
     uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
     return a != NULL && b != NULL && an > 0 && bn > 0 && x < y + bn &&
-           y < x + an;
+        y < x + an;
 }
 
 /* Whether writing n bytes at out would overwrite what the writer reads:
@@ -2670,8 +2684,8 @@ static int wr_inputs_overlap(const pp_header *hdr, const pp_v2_opts *opts,
     return 0;
 }
 
-static void wr_v2_emit(uint8_t *o, const pp_header *hdr,
-                       const pp_v2_opts *opts, const wr_v2_plan *pl)
+static void wr_v2_emit(uint8_t *o, const pp_header *hdr, const pp_v2_opts *opts,
+                       const wr_v2_plan *pl)
 {
     uint8_t *p = o + WR_V2_FIXED;
     uint8_t *crc_value = NULL;
@@ -2716,8 +2730,8 @@ int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
 
     if (hdr == NULL)
         return PP_ERR_ARG;
-    if ((rc = wr_v2_plan_base(hdr, &pl)) != PP_OK
-        || (opts != NULL && (rc = wr_v2_plan_opts(hdr, opts, &pl)) != PP_OK))
+    if ((rc = wr_v2_plan_base(hdr, &pl)) != PP_OK ||
+        (opts != NULL && (rc = wr_v2_plan_opts(hdr, opts, &pl)) != PP_OK))
         return rc;
     if (pl.total > cap)
         return (int)pl.total;
@@ -2733,13 +2747,12 @@ int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
 
 #ifdef PP_WITH_SOCKADDR
 
-
 /* One endpoint as read from a sockaddr, IPv4-mapped IPv6 unmapped. */
 typedef struct sa_end {
-    int family;                 /* PP_AF_* */
+    int family; /* PP_AF_* */
     uint8_t ip[16];
     uint16_t port;
-    const uint8_t *sun_path;    /* AF_UNIX: into the caller's sockaddr */
+    const uint8_t *sun_path; /* AF_UNIX: into the caller's sockaddr */
 } sa_end;
 
 static uint16_t sa_port_from_net(const void *net)
@@ -2785,7 +2798,8 @@ static int sa_read_end(const struct sockaddr *sa, sa_end *e)
     }
     case AF_UNIX:
         e->family = PP_AF_UNIX;
-        e->sun_path = (const uint8_t *)sa + offsetof(struct sockaddr_un, sun_path);
+        e->sun_path =
+            (const uint8_t *)sa + offsetof(struct sockaddr_un, sun_path);
         return 1;
     default:
         return 0;
@@ -2813,13 +2827,13 @@ static void sa_set_end(pp_addr *a, const sa_end *e, int family)
          * only where sun_path is 108 bytes; a path name is written up to
          * its NUL and zero-filled, never with the bytes after it. */
         a->unix_raw = room == PP_UNIX_PATH_LEN && e->sun_path[0] == 0
-                          ? e->sun_path
-                          : NULL;
+            ? e->sun_path
+            : NULL;
         return;
     }
     memcpy(a->ip, e->ip, 16);
     if (family == PP_AF_INET6 && e->family == PP_AF_INET) {
-        memcpy(a->ip, v4mapped_prefix, 12);   /* promote to ::ffff:v4 */
+        memcpy(a->ip, v4mapped_prefix, 12); /* promote to ::ffff:v4 */
         memcpy(a->ip + 12, e->ip, 4);
     }
     a->port = e->port;
@@ -2831,13 +2845,13 @@ int pp_header_from_sockaddr(pp_header *hdr, const struct sockaddr *src,
     sa_end s, d;
     int family;
 
-    if (hdr == NULL || src == NULL || dst == NULL
-        || !sa_read_end(src, &s) || !sa_read_end(dst, &d))
+    if (hdr == NULL || src == NULL || dst == NULL || !sa_read_end(src, &s) ||
+        !sa_read_end(dst, &d))
         return PP_ERR_ARG;
     if (s.family == d.family)
         family = s.family;
     else if (s.family != PP_AF_UNIX && d.family != PP_AF_UNIX)
-        family = PP_AF_INET6;                 /* one INET, one INET6 */
+        family = PP_AF_INET6; /* one INET, one INET6 */
     else
         return PP_ERR_ARG;
     memset(hdr, 0, sizeof *hdr);
@@ -2861,7 +2875,7 @@ static int sa_fill_unix(const pp_addr *a, struct sockaddr_storage *ss,
     if (a->unix_raw != NULL) {
         size_t n = room < PP_UNIX_PATH_LEN ? room : PP_UNIX_PATH_LEN;
         size_t i;
-        for (i = n; i < PP_UNIX_PATH_LEN; i++)   /* would be cut off */
+        for (i = n; i < PP_UNIX_PATH_LEN; i++) /* would be cut off */
             if (a->unix_raw[i] != 0)
                 return PP_ERR_ARG;
         memcpy(sun.sun_path, a->unix_raw, n);
@@ -2935,13 +2949,17 @@ int pp_trust_match_sockaddr(const pp_trust *t, const struct sockaddr *sa)
         return 0;
     /* Copy the address bytes out: sa may point at any sockaddr storage. */
     if (sa->sa_family == AF_INET) {
-        memcpy(addr, (const unsigned char *)sa +
-                         offsetof(struct sockaddr_in, sin_addr), 4);
+        memcpy(addr,
+               (const unsigned char *)sa +
+                   offsetof(struct sockaddr_in, sin_addr),
+               4);
         return pp_trust_match_ip4(t, addr);
     }
     if (sa->sa_family == AF_INET6) {
-        memcpy(addr, (const unsigned char *)sa +
-                         offsetof(struct sockaddr_in6, sin6_addr), 16);
+        memcpy(addr,
+               (const unsigned char *)sa +
+                   offsetof(struct sockaddr_in6, sin6_addr),
+               16);
         return pp_trust_match_ip6(t, addr);
     }
     return 0;
@@ -2971,13 +2989,12 @@ typedef struct trust_u128 {
     uint64_t low;
 } trust_u128;
 
-/* Written out so that compilers turn it into one load and a byte swap. */
+/* The 8 bytes at p as a big-endian number. */
 static uint64_t trust_be64(const uint8_t *p)
 {
-    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 |
-           (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
-           (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
-           (uint64_t)p[6] << 8 | (uint64_t)p[7];
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+        (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+        (uint64_t)p[6] << 8 | (uint64_t)p[7];
 }
 
 static trust_u128 trust_load(const uint8_t *p)
@@ -3139,8 +3156,7 @@ static void trust_sift_down(pp_trust_entry *e, size_t root, size_t n)
 
         if (child >= n)
             break;
-        if (child + 1 < n &&
-            trust_cmp_bytes(e[child].lo, e[child + 1].lo) < 0)
+        if (child + 1 < n && trust_cmp_bytes(e[child].lo, e[child + 1].lo) < 0)
             child++;
         if (trust_cmp(key, trust_load(e[child].lo)) >= 0)
             break;
@@ -3204,7 +3220,7 @@ static int trust_key(int family, const uint8_t *addr, uint8_t key[16])
 static int trust_in(const pp_trust_entry *e, trust_u128 key)
 {
     return trust_cmp(trust_load(e->lo), key) <= 0 &&
-           trust_cmp(key, trust_load(e->hi)) <= 0;
+        trust_cmp(key, trust_load(e->hi)) <= 0;
 }
 
 /* Sorted, disjoint ranges: the only candidate is the last one whose lo is
@@ -3332,7 +3348,6 @@ int pp_trust_match_ip6(const pp_trust *t, const uint8_t addr[16])
 
 #ifdef PP_WITH_RECV
 
-
 /* The buffer size pp_recv_step requires: room for the longest header the
  * settings in hdr can accept. */
 static size_t sk_room_needed(const pp_header *hdr)
@@ -3418,8 +3433,7 @@ static int sk_finish(int fd, uint8_t *buf, size_t *have, int len)
     return rc < 0 ? rc : len;
 }
 
-int pp_recv_step(int fd, pp_header *hdr, void *buf, size_t cap,
-                 size_t *have)
+int pp_recv_step(int fd, pp_header *hdr, void *buf, size_t cap, size_t *have)
 {
     uint8_t *b = (uint8_t *)buf;
 
@@ -3474,9 +3488,9 @@ static int sk_ms_left(const struct timespec *deadline)
 
     if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
         return 0;
-    left_ns = ((long long)deadline->tv_sec - (long long)now.tv_sec) *
-                  1000000000LL +
-              ((long long)deadline->tv_nsec - (long long)now.tv_nsec);
+    left_ns =
+        ((long long)deadline->tv_sec - (long long)now.tv_sec) * 1000000000LL +
+        ((long long)deadline->tv_nsec - (long long)now.tv_nsec);
     if (left_ns <= 0)
         return 0;
     if (left_ns / 1000000LL >= (long long)INT_MAX)
@@ -3526,7 +3540,6 @@ int pp_recv_header(int fd, pp_header *hdr, void *buf, size_t cap,
 /* ======================================================================
  * 10. Datagrams
  * ==================================================================== */
-
 
 int pp_dgram_parse(pp_header *hdr, const void *dgram, size_t len,
                    const uint8_t **payload, size_t *payload_len)

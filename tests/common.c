@@ -26,12 +26,12 @@ uint16_t be16(const uint8_t *p)
 
 uint32_t be32(const uint8_t *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+        (uint32_t)p[3];
 }
 
-size_t build_v2(uint8_t *out, uint8_t ver_cmd, uint8_t fam,
-                const uint8_t *body, size_t body_len)
+size_t build_v2(uint8_t *out, uint8_t ver_cmd, uint8_t fam, const uint8_t *body,
+                size_t body_len)
 {
     memcpy(out, v2_sig, sizeof v2_sig);
     out[12] = ver_cmd;

@@ -23,7 +23,7 @@ uint32_t be32(const uint8_t *p);
 /* A v2 header at out: the signature, byte 12 (version and command), byte
  * 13 (family and transport), the length body_len, then body_len bytes of
  * body (body may be NULL when body_len is 0). Returns 16 + body_len. */
-size_t build_v2(uint8_t *out, uint8_t ver_cmd, uint8_t fam,
-                const uint8_t *body, size_t body_len);
+size_t build_v2(uint8_t *out, uint8_t ver_cmd, uint8_t fam, const uint8_t *body,
+                size_t body_len);
 
 #endif

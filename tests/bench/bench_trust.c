@@ -151,8 +151,8 @@ static double lookup_ns(const pp_trust *t, const struct query *q,
             const struct query *x = &q[i % QUERIES];
 
             h += (size_t)(x->family == PP_AF_INET
-                                  ? pp_trust_match_ip4(t, x->addr)
-                                  : pp_trust_match_ip6(t, x->addr));
+                              ? pp_trust_match_ip4(t, x->addr)
+                              : pp_trust_match_ip6(t, x->addr));
         }
         v[r] = (now_ns() - t0) / (double)lookups;
         sink += h;
