@@ -833,7 +833,7 @@ static int v1_unknown_rest(const uint8_t *p, const uint8_t *end,
 
 /* The longest line allowed: max_len when it is 1..106, else 107 (0 wraps
  * around to the largest size_t). */
-static size_t v1_limit(const pp_header *hdr)
+static size_t v1_max_line_len(const pp_header *hdr)
 {
     return hdr->max_len - 1 < PP_V1_MAX_LEN - 1 ? hdr->max_len : PP_V1_MAX_LEN;
 }
@@ -940,7 +940,7 @@ static int v1_fields(pp_header *hdr, const uint8_t *buf, size_t len,
  * or an error. */
 static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
 {
-    size_t limit = v1_limit(hdr);
+    size_t limit = v1_max_line_len(hdr);
     /* The CR must sit within the first limit - 1 bytes. */
     const uint8_t *end = buf + (len < limit - 1 ? len : limit - 1);
     int r = v1_fields(hdr, buf, len, end);
@@ -978,8 +978,8 @@ static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
 /* A first call starting with 'P', by the resumable parser from byte 0.
  * Every answer of the whole-line path but its successes comes from here,
  * so that any split of the bytes gives the same answer. */
-static PP_NOINLINE int v1_resumable(pp_header *hdr, const uint8_t *b,
-                                    size_t len)
+static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *b,
+                                           size_t len)
 {
     return hdr_end_call(hdr,
                         hdr_max_len_below(hdr->max_len, V1_MIN_LEN)
@@ -997,7 +997,7 @@ static PP_INLINE size_t v1_line_len(const pp_header *hdr, const uint8_t *b,
 {
     size_t cr = (size_t)(s - b); /* the line is cr + 2 bytes */
 
-    /* Over v1_limit: over 107, or over a max_len (0 wraps around). */
+    /* Over v1_max_line_len: over 107, or over a max_len (0 wraps around). */
     if (*s != '\r' || cr + 1 >= len || s[1] != '\n' || cr + 2 > PP_V1_MAX_LEN ||
         hdr->max_len - 1 < cr + 1)
         return 0;
@@ -1020,7 +1020,7 @@ static PP_INLINE size_t v1_ports_line_len(pp_header *hdr, const uint8_t *b,
  * straight through with the unbounded parsers. stop is a CR or LF at or
  * before the line's end: every field parser reads a byte only after the
  * one before it continued the field, and CR and LF continue none, so none
- * reads past stop. Errors, and anything unusual, go to v1_resumable. */
+ * reads past stop. Errors, and anything unusual, go to v1_parse_from_start. */
 static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
                                     size_t len, const uint8_t *stop)
 {
@@ -1030,7 +1030,7 @@ static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
     if (v1_ip4_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
         v1_ip4_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
         (n = v1_ports_line_len(hdr, b, len, s, stop)) == 0)
-        return v1_resumable(hdr, b, len);
+        return v1_parse_from_start(hdr, b, len);
     return hdr_end_call(hdr, v1_result(hdr, PP_AF_INET, n), 0);
 }
 
@@ -1044,7 +1044,7 @@ static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
     if (v1_ip6_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
         v1_ip6_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
         (n = v1_ports_line_len(hdr, b, len, s, stop)) == 0)
-        return v1_resumable(hdr, b, len);
+        return v1_parse_from_start(hdr, b, len);
     return hdr_end_call(hdr, v1_result(hdr, PP_AF_INET6, n), 0);
 }
 
@@ -1062,7 +1062,7 @@ static int v1_is_unknown_text(const uint8_t *p, const uint8_t *cr)
 static PP_NOINLINE int v1_unknown_line(pp_header *hdr, const uint8_t *b,
                                        size_t len, const uint8_t *stop)
 {
-    size_t room = (size_t)(stop - b), limit = v1_limit(hdr), n = 0;
+    size_t room = (size_t)(stop - b), limit = v1_max_line_len(hdr), n = 0;
     const uint8_t *cr = *stop == '\r'
         ? stop
         : (const uint8_t *)memchr(b, '\r', room < limit ? room : limit);
@@ -1070,7 +1070,7 @@ static PP_NOINLINE int v1_unknown_line(pp_header *hdr, const uint8_t *b,
     if (cr != NULL && v1_is_unknown_text(b + 6, cr))
         n = v1_line_len(hdr, b, len, cr);
     if (n == 0)
-        return v1_resumable(hdr, b, len);
+        return v1_parse_from_start(hdr, b, len);
     return hdr_end_call(hdr, v1_result(hdr, PP_AF_UNSPEC, n), 0);
 }
 
@@ -1088,7 +1088,7 @@ static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
         if (same2(b + 9, "6 "))
             return v1_tcp6_line(hdr, b, len, stop);
     }
-    return v1_resumable(hdr, b, len);
+    return v1_parse_from_start(hdr, b, len);
 }
 
 /* The whole line bounded by the first CR within the limit, if there is
@@ -1097,12 +1097,12 @@ static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
 static PP_NOINLINE int v1_line_to_cr(pp_header *hdr, const uint8_t *b,
                                      size_t len, int tcp)
 {
-    size_t limit = v1_limit(hdr);
+    size_t limit = v1_max_line_len(hdr);
     const uint8_t *cr =
         (const uint8_t *)memchr(b, '\r', len < limit ? len : limit);
 
     if (cr == NULL)
-        return v1_resumable(hdr, b, len);
+        return v1_parse_from_start(hdr, b, len);
     return v1_line(hdr, b, len, cr, tcp);
 }
 
@@ -1116,13 +1116,13 @@ static PP_NOINLINE int v1_first_call(pp_header *hdr, const uint8_t *b,
     int tcp;
 
     if ((hdr->flags & PP_F_NO_V1) != 0)
-        return v1_resumable(hdr, b, len);
+        return v1_parse_from_start(hdr, b, len);
     if (same8(b, "PROXY TC"))
         tcp = 1;
     else if (same8(b, "PROXY UN"))
         tcp = 0;
     else
-        return v1_resumable(hdr, b, len);
+        return v1_parse_from_start(hdr, b, len);
     if (b[len - 1] == '\n')
         return v1_line(hdr, b, len, b + len - 1, tcp);
     return v1_line_to_cr(hdr, b, len, tcp);
@@ -1464,7 +1464,7 @@ static PP_NOINLINE int hdr_first_call(pp_header *hdr, const uint8_t *b,
     if (len == 0)
         return PP_INCOMPLETE;
     if (b[0] == 'P')
-        return v1_resumable(hdr, b, len);
+        return v1_parse_from_start(hdr, b, len);
     if (b[0] != '\r')
         return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0);
     if (hdr_max_len_below(hdr->max_len, 16))
@@ -2340,7 +2340,7 @@ static uint8_t *wr_put_ip6(uint8_t *p, const uint8_t ip[16])
 
 /* "PROXY TCP4 a.b.c.d a.b.c.d sport dport\r\n": the hot path, kept
  * straight-line. */
-static uint8_t *wr_v1_tcp4(uint8_t *p, const pp_header *hdr)
+static uint8_t *wr_put_v1_tcp4(uint8_t *p, const pp_header *hdr)
 {
     memcpy(p, "PROXY TCP4 ", 11);
     p = wr_put_ip4(p + 11, hdr->src.ip);
@@ -2354,7 +2354,7 @@ static uint8_t *wr_v1_tcp4(uint8_t *p, const pp_header *hdr)
     return p + 2;
 }
 
-static uint8_t *wr_v1_tcp6(uint8_t *p, const pp_header *hdr)
+static uint8_t *wr_put_v1_tcp6(uint8_t *p, const pp_header *hdr)
 {
     memcpy(p, "PROXY TCP6 ", 11);
     p = wr_put_ip6(p + 11, hdr->src.ip);
@@ -2375,13 +2375,13 @@ static uint8_t *wr_v1_tcp6(uint8_t *p, const pp_header *hdr)
  * TCP only for PROXY over INET/INET6 streams: anything else is something
  * v1 cannot say, hence "UNKNOWN" (the receiver then uses the connection's
  * own endpoints). */
-static size_t wr_v1_line(uint8_t *p, const pp_header *hdr)
+static size_t wr_put_v1_line(uint8_t *p, const pp_header *hdr)
 {
     if (hdr->command == PP_CMD_PROXY && hdr->transport == PP_TRANSPORT_STREAM) {
         if (hdr->family == PP_AF_INET)
-            return (size_t)(wr_v1_tcp4(p, hdr) - p);
+            return (size_t)(wr_put_v1_tcp4(p, hdr) - p);
         if (hdr->family == PP_AF_INET6)
-            return (size_t)(wr_v1_tcp6(p, hdr) - p);
+            return (size_t)(wr_put_v1_tcp6(p, hdr) - p);
     }
     memcpy(p, "PROXY UNKNOWN\r\n", 15);
     return 15;
@@ -2399,7 +2399,7 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
     /* The longest line fits any cap >= 107: write in place. Otherwise
      * format aside so that a short cap sees no byte written. */
     dst = (out != NULL && cap >= PP_V1_MAX_LEN) ? (uint8_t *)out : tmp;
-    n = wr_v1_line(dst, hdr);
+    n = wr_put_v1_line(dst, hdr);
     if (n > cap)
         return (int)n;
     if (out == NULL)
@@ -2533,7 +2533,7 @@ static size_t wr_padded_len(size_t bare, const pp_v2_opts *o)
 
 /* A UNIX endpoint the block can hold: the raw field, or a path of at most
  * 108 bytes. */
-static int wr_unix_ok(const pp_addr *a)
+static int wr_unix_is_writable(const pp_addr *a)
 {
     return a->unix_raw != NULL ||
         (a->path_len <= PP_UNIX_PATH_LEN &&
@@ -2554,7 +2554,7 @@ static int wr_v2_plan_base(const pp_header *hdr, wr_v2_plan *pl)
     if (hdr->command > PP_CMD_PROXY || fam < 0)
         return PP_ERR_ARG;
     if (hdr->command == PP_CMD_PROXY && hdr->family == PP_AF_UNIX &&
-        (!wr_unix_ok(&hdr->src) || !wr_unix_ok(&hdr->dst)))
+        (!wr_unix_is_writable(&hdr->src) || !wr_unix_is_writable(&hdr->dst)))
         return PP_ERR_ARG;
     pl->fam_byte = (uint8_t)fam;
     pl->block = (size_t)v2_block_len(pl->fam_byte);
@@ -2654,7 +2654,7 @@ static uint8_t *wr_put_relay(uint8_t *p, const pp_header *hdr, size_t room)
 
 /* Whether [a, a+an) and [b, b+bn) share a byte. Compared as integers:
  * the views may belong to unrelated objects. */
-static int wr_overlap(const void *a, size_t an, const void *b, size_t bn)
+static int wr_overlaps(const void *a, size_t an, const void *b, size_t bn)
 {
     uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
     return a != NULL && b != NULL && an > 0 && bn > 0 && x < y + bn &&
@@ -2669,17 +2669,17 @@ static int wr_inputs_overlap(const pp_header *hdr, const pp_v2_opts *opts,
     size_t i;
 
     if (hdr->family == PP_AF_UNIX &&
-        (wr_overlap(out, n, hdr->src.unix_raw, PP_UNIX_PATH_LEN) ||
-         wr_overlap(out, n, hdr->dst.unix_raw, PP_UNIX_PATH_LEN) ||
-         wr_overlap(out, n, hdr->src.path, hdr->src.path_len) ||
-         wr_overlap(out, n, hdr->dst.path, hdr->dst.path_len)))
+        (wr_overlaps(out, n, hdr->src.unix_raw, PP_UNIX_PATH_LEN) ||
+         wr_overlaps(out, n, hdr->dst.unix_raw, PP_UNIX_PATH_LEN) ||
+         wr_overlaps(out, n, hdr->src.path, hdr->src.path_len) ||
+         wr_overlaps(out, n, hdr->dst.path, hdr->dst.path_len)))
         return 1;
     if (opts == NULL)
         return 0;
-    if (opts->relay_tlvs && wr_overlap(out, n, hdr->tlvs, hdr->tlvs_len))
+    if (opts->relay_tlvs && wr_overlaps(out, n, hdr->tlvs, hdr->tlvs_len))
         return 1;
     for (i = 0; i < opts->tlv_count; i++)
-        if (wr_overlap(out, n, opts->tlvs[i].value, opts->tlvs[i].len))
+        if (wr_overlaps(out, n, opts->tlvs[i].value, opts->tlvs[i].len))
             return 1;
     return 0;
 }
@@ -2771,7 +2771,7 @@ static void sa_port_to_net(void *net, uint16_t port)
 
 /* sockaddrs are copied out with memcpy: the caller's storage need not be
  * the exact struct type nor aligned for it. */
-static int sa_read_end(const struct sockaddr *sa, sa_end *e)
+static int sa_end_from_sockaddr(const struct sockaddr *sa, sa_end *e)
 {
     memset(e, 0, sizeof *e);
     switch (sa->sa_family) {
@@ -2845,8 +2845,8 @@ int pp_header_from_sockaddr(pp_header *hdr, const struct sockaddr *src,
     sa_end s, d;
     int family;
 
-    if (hdr == NULL || src == NULL || dst == NULL || !sa_read_end(src, &s) ||
-        !sa_read_end(dst, &d))
+    if (hdr == NULL || src == NULL || dst == NULL ||
+        !sa_end_from_sockaddr(src, &s) || !sa_end_from_sockaddr(dst, &d))
         return PP_ERR_ARG;
     if (s.family == d.family)
         family = s.family;
@@ -3217,7 +3217,7 @@ static int trust_key(int family, const uint8_t *addr, uint8_t key[16])
     return 0;
 }
 
-static int trust_in(const pp_trust_entry *e, trust_u128 key)
+static int trust_range_holds(const pp_trust_entry *e, trust_u128 key)
 {
     return trust_cmp(trust_load(e->lo), key) <= 0 &&
         trust_cmp(key, trust_load(e->hi)) <= 0;
@@ -3225,7 +3225,7 @@ static int trust_in(const pp_trust_entry *e, trust_u128 key)
 
 /* Sorted, disjoint ranges: the only candidate is the last one whose lo is
  * not above the key. */
-static int trust_search(const pp_trust_entry *e, size_t n, trust_u128 key)
+static int trust_sorted_holds(const pp_trust_entry *e, size_t n, trust_u128 key)
 {
     size_t first = 0;
     size_t after = n;
@@ -3241,12 +3241,13 @@ static int trust_search(const pp_trust_entry *e, size_t n, trust_u128 key)
     return first > 0 && trust_cmp(key, trust_load(e[first - 1].hi)) <= 0;
 }
 
-static int trust_scan(const pp_trust_entry *e, size_t n, trust_u128 key)
+static int trust_unsorted_holds(const pp_trust_entry *e, size_t n,
+                                trust_u128 key)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (trust_in(&e[i], key))
+        if (trust_range_holds(&e[i], key))
             return 1;
     }
     return 0;
@@ -3328,8 +3329,8 @@ static int trust_match(const pp_trust *t, int family, const uint8_t *addr)
         return 0;
     key = trust_load(bytes);
     if (t->state_donotuse.internal_donotuse.built)
-        return trust_search(t->entries, t->count, key);
-    return trust_scan(t->entries, t->count, key);
+        return trust_sorted_holds(t->entries, t->count, key);
+    return trust_unsorted_holds(t->entries, t->count, key);
 }
 
 int pp_trust_match_ip4(const pp_trust *t, const uint8_t addr[4])
@@ -3364,7 +3365,7 @@ static size_t sk_room_needed(const pp_header *hdr)
  * the first 107 bytes may (a v1 line is at most 107 bytes, and a v2 header
  * tells its length after 16). Peeking past the header is harmless: only
  * bytes proven to be header are ever consumed. */
-static size_t sk_window(const pp_header *hdr, size_t have, size_t cap)
+static size_t sk_peek_len(const pp_header *hdr, size_t have, size_t cap)
 {
     size_t want = cap - have;
     size_t limit = pp_expected_len(hdr);
@@ -3457,7 +3458,7 @@ int pp_recv_step(int fd, pp_header *hdr, void *buf, size_t cap, size_t *have)
         if (*have >= cap)
             return PP_ERR_TOO_LONG;
 
-        want = sk_window(hdr, *have, cap);
+        want = sk_peek_len(hdr, *have, cap);
         got = sk_recv(fd, b + *have, want, 1);
         if (got < 0)
             return (int)got;
