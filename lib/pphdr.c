@@ -264,11 +264,13 @@ static PP_INLINE int hdr_max_len_below(size_t max_len, size_t n)
     return max_len - 1 < n - 1;
 }
 
-/* The end of every call of pp_parse that changes the state: r is its
- * answer (a length, PP_INCOMPLETE or an error). A length or an error is
- * recorded so that it sticks (later calls repeat it). wake is, for
- * PP_INCOMPLETE in the v2 TLV stage, the len below which the next call
- * cannot learn anything (pp_parse answers those at once); 0 otherwise. */
+/* The end of every call of pp_parse but the two that leave the state as
+ * it is (a call below wake, a repeated result): r is its answer (a length,
+ * PP_INCOMPLETE or an error). A length or an error is recorded so that it
+ * sticks (later calls repeat it). wake is, for PP_INCOMPLETE in the v2 TLV
+ * stage, the len below which the next call cannot learn anything
+ * (pp_parse answers those at once); 0 otherwise, and leaving the TLV
+ * stage clears it. */
 static PP_INLINE int hdr_end_call(pp_header *hdr, int r, size_t wake)
 {
     hdr_progress *st = hdr_state(hdr);
@@ -1462,7 +1464,7 @@ static PP_NOINLINE int hdr_first_call(pp_header *hdr, const uint8_t *b,
     if (len >= V1_MIN_LEN && b[0] == 'P')
         return v1_first_call(hdr, b, len);
     if (len == 0)
-        return PP_INCOMPLETE;
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
     if (b[0] == 'P')
         return v1_parse_from_start(hdr, b, len);
     if (b[0] != '\r')
@@ -1474,8 +1476,9 @@ static PP_NOINLINE int hdr_first_call(pp_header *hdr, const uint8_t *b,
     return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0); /* signature differs */
 }
 
-/* A call after a finished result: the same answer. After a success the
- * buffer may have moved: the views point into this one. */
+/* A call after a finished result: the same answer, the state unchanged.
+ * After a success the buffer may have moved: the views point into this
+ * one (v2_done ends the call again with the same length). */
 static PP_NOINLINE int hdr_repeat_result(pp_header *hdr, const uint8_t *b,
                                          size_t len)
 {
@@ -1499,7 +1502,7 @@ static PP_NOINLINE int hdr_later_call(pp_header *hdr, const uint8_t *b,
     if (st->stage == ST_DONE || st->stage == ST_FAILED)
         return hdr_repeat_result(hdr, b, len);
     if (len == 0)
-        return PP_INCOMPLETE;
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
     return hdr_end_call(hdr, v1_parse(hdr, b, len), 0);
 }
 
@@ -1519,8 +1522,8 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
         return hdr_first_call(hdr, b, len);
     }
     /* Below wake (0 but in the v2 TLV stage) the new bytes cannot decide
-     * anything: answered at once (once a byte when a header is fed byte
-     * by byte). */
+     * anything: answered at once, the state unchanged (once a byte when a
+     * header is fed byte by byte). */
     if (len < st->wake)
         return PP_INCOMPLETE;
     return hdr_later_call(hdr, b, len);
