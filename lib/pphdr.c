@@ -4,13 +4,13 @@
  * MIT licensed; see COPYING.
  *
  * Contents, one section per concern, in this order:
- *   1. Conventions and tables: build switches, PP_ASSERT, byte order,
- *      shared tables, the parser's private state and how a call ends
- *      (hdr_ prefix).
+ *   1. Conventions and tables: build switches, PP_ASSERT, byte order and
+ *      byte compares, shared tables (no prefix); the parser's private
+ *      state and how a call of pp_parse ends (hdr_).
  *   2. v1: strict address text (also used by the trust table), the
  *      resumable field parser and the whole-line fast path (v1_).
- *   3. v2 and TLVs: the fixed part, the TLV stage, the result, pp_parse
- *      itself and TLV iteration (v2_).
+ *   3. v2 and TLVs: the fixed part, the TLV stage, the result (v2_);
+ *      pp_parse itself (hdr_); TLV iteration.
  *   4. Typed TLV accessors (tlv_).
  *   5. CRC32C (crc_).
  *   6. Writer: v1 lines and v2 headers (wr_).
@@ -18,13 +18,15 @@
  *   8. Trust table (trust_).
  *   9. Stream sockets (sk_).
  *  10. Datagrams (dg_).
- *  11. Status names and sentences.
+ *  11. Status names and sentences (status_).
  *
  * The parser keeps one grammar in one place: v1 has one field parser,
  * resumable at each field; a call that holds the whole line goes through
  * the same address and port parsers without their end-of-bytes checks and
- * fills the result with the same function (v1_result). v2 has one path;
- * a header without TLVs skips the TLV stage. Every call of pp_parse that
+ * fills the result with the same function (v1_result). v2 has one path
+ * and one function that writes its result (v2_done): a header without
+ * TLVs skips the TLV stage, and at a first call one compare of bytes 8..15
+ * (v2_plain_len) finds the common ones. Every call of pp_parse that
  * changes the parser's state ends in hdr_end_call.
  */
 
@@ -209,7 +211,7 @@ static int is_v4mapped(const uint8_t ip[16])
 /* Hex digit values, 16 for any other byte: one load per character. */
 /* clang-format off */
 #define H16_ 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16
-static const uint8_t hex_value[256] = {
+static const uint8_t hex_value[] = {
     H16_, H16_, H16_,
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 16, 16, 16, 16, 16,           /* '0' */
     16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'A' */
@@ -2240,7 +2242,7 @@ static const char wr_hex_digits[] = "0123456789abcdef";
     WR_TEN3(a, 0), WR_TEN3(a, 1), WR_TEN3(a, 2), WR_TEN3(a, 3), WR_TEN3(a, 4), \
         WR_TEN3(a, 5), WR_TEN3(a, 6), WR_TEN3(a, 7), WR_TEN3(a, 8),            \
         WR_TEN3(a, 9)
-static const uint8_t wr_octet_text[256][4] = {
+static const uint8_t wr_octet_text[][4] = {
     WR_O1(0),       WR_O1(1),       WR_O1(2),       WR_O1(3),
     WR_O1(4),       WR_O1(5),       WR_O1(6),       WR_O1(7),
     WR_O1(8),       WR_O1(9),       WR_TEN2(1),     WR_TEN2(2),
@@ -2256,6 +2258,9 @@ static const uint8_t wr_octet_text[256][4] = {
 #undef WR_O2
 #undef WR_O1
 #undef WR_C
+/* One entry for each octet value (it is the index). */
+PP_STATIC_ASSERT(sizeof wr_octet_text / sizeof wr_octet_text[0] == 256,
+                 octet_text_covers_every_octet);
 
 /* Decimal of v (0..65535) without leading zeros; returns the end. */
 static uint8_t *wr_put_port(uint8_t *p, unsigned v)
@@ -3654,7 +3659,7 @@ PP_STATIC_ASSERT(sizeof status_texts / sizeof status_texts[0] ==
                      1 - PP_ERR_TRUNCATED,
                  status_texts_cover_every_status);
 
-static const struct status_text *status_text(int status)
+static const struct status_text *status_text_of(int status)
 {
     int n = (int)(sizeof status_texts / sizeof status_texts[0]);
     if (status > 0 || status <= -n)
@@ -3664,12 +3669,12 @@ static const struct status_text *status_text(int status)
 
 const char *pp_strerror(int status)
 {
-    const struct status_text *t = status_text(status);
+    const struct status_text *t = status_text_of(status);
     return t ? t->sentence : "unknown status";
 }
 
 const char *pp_status_name(int status)
 {
-    const struct status_text *t = status_text(status);
+    const struct status_text *t = status_text_of(status);
     return t ? t->name : "unknown";
 }
