@@ -229,6 +229,17 @@ PP_STATIC_ASSERT(sizeof(hdr_progress) <= PP_PROGRESS_SIZE,
 PP_STATIC_ASSERT(sizeof(pp_progress_u) == PP_PROGRESS_SIZE,
                  progress_area_has_its_fixed_size);
 
+/* The public structs keep their size when private state changes (the
+ * reserved areas absorb it): on 64-bit targets these are their sizes, and
+ * a change here is a change of the ABI. */
+PP_STATIC_ASSERT(sizeof(void *) != 8 || sizeof(pp_header) == 208,
+                 header_size_is_fixed);
+PP_STATIC_ASSERT(sizeof(void *) != 8 || sizeof(pp_trust) == 40,
+                 trust_size_is_fixed);
+PP_STATIC_ASSERT(sizeof(struct pp_trust_internal_donotuse) <=
+                     sizeof(pp_trust_state_u),
+                 trust_state_fits_its_reserved_area);
+
 static hdr_progress *hdr_state(pp_header *hdr)
 {
     return &hdr->progress_donotuse.internal_donotuse;
