@@ -86,10 +86,10 @@ static const char usage_text[] =
 
 /* Where the input comes from and what has been read of it. */
 struct input {
-    const char *name;   /* for messages */
+    const char *name; /* for messages */
     FILE *fp;
     unsigned char *buf;
-    size_t len;         /* bytes stored in buf, at most INPUT_CAP */
+    size_t len; /* bytes stored in buf, at most INPUT_CAP */
 };
 
 static void fail(const char *what, const char *detail)
@@ -127,14 +127,14 @@ static int hex_value(int c)
 static int is_hex_space(int c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-           c == '\f';
+        c == '\f';
 }
 
 /* Hex input: the whole text is checked, its first INPUT_CAP bytes kept.
  * 0 or -1 after a message. */
 static int read_hex(struct input *in)
 {
-    unsigned long offset = 0;  /* of the character being read */
+    unsigned long offset = 0; /* of the character being read */
     unsigned long digits = 0;
     int high = 0;
     int c;
@@ -146,11 +146,15 @@ static int read_hex(struct input *in)
             if (is_hex_space(c))
                 continue;
             if (c >= 0x20 && c < 0x7f)
-                snprintf(msg, sizeof msg, "invalid character '%c' at "
-                         "offset %lu of the hex text", c, offset);
+                snprintf(msg, sizeof msg,
+                         "invalid character '%c' at "
+                         "offset %lu of the hex text",
+                         c, offset);
             else
-                snprintf(msg, sizeof msg, "invalid byte 0x%02x at offset "
-                         "%lu of the hex text", (unsigned)c, offset);
+                snprintf(msg, sizeof msg,
+                         "invalid byte 0x%02x at offset "
+                         "%lu of the hex text",
+                         (unsigned)c, offset);
             fail(in->name, msg);
             return -1;
         }
@@ -222,13 +226,16 @@ int main(int argc, char **argv)
             fputs(usage_text, stdout);
             return EXIT_OK;
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "ppdump: unknown option '%s'\n"
-                    "Try 'ppdump --help'.\n", arg);
+            fprintf(stderr,
+                    "ppdump: unknown option '%s'\n"
+                    "Try 'ppdump --help'.\n",
+                    arg);
             return EXIT_ERROR;
         } else if (path == NULL) {
             path = arg;
         } else {
-            fprintf(stderr, "ppdump: more than one FILE given\n"
+            fprintf(stderr,
+                    "ppdump: more than one FILE given\n"
                     "Try 'ppdump --help'.\n");
             return EXIT_ERROR;
         }

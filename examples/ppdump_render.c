@@ -146,8 +146,8 @@ static void put_ip6_text(struct sink *s, const uint8_t ip[16])
     for (i = 0; i < 8; i++)
         groups[i] = ((unsigned)ip[2 * i] << 8) | ip[2 * i + 1];
 
-    if (groups[0] == 0 && groups[1] == 0 && groups[2] == 0 &&
-        groups[3] == 0 && groups[4] == 0 && groups[5] == 0xffffu) {
+    if (groups[0] == 0 && groups[1] == 0 && groups[2] == 0 && groups[3] == 0 &&
+        groups[4] == 0 && groups[5] == 0xffffu) {
         put_str(s, "::ffff:");
         put_ip4_text(s, ip + 12);
         return;
@@ -179,9 +179,8 @@ static void put_ip6_text(struct sink *s, const uint8_t ip[16])
 }
 
 /* "src"/"dst" and, except for UNIX, "sport"/"dport". */
-static void put_endpoint(struct sink *s, const pp_header *hdr,
-                         const pp_addr *a, const char *addr_key,
-                         const char *port_key)
+static void put_endpoint(struct sink *s, const pp_header *hdr, const pp_addr *a,
+                         const char *addr_key, const char *port_key)
 {
     put_key(s, addr_key);
     if (hdr->family == PP_AF_UNIX) {
@@ -212,46 +211,74 @@ static const char *family_name(const pp_header *hdr)
         return "UNKNOWN";
     }
     switch (((unsigned)hdr->family << 4) | hdr->transport) {
-    case 0x00: return "UNSPEC";
-    case 0x11: return "TCP4";
-    case 0x12: return "UDP4";
-    case 0x21: return "TCP6";
-    case 0x22: return "UDP6";
-    case 0x31: return "UNIX";
-    case 0x32: return "UNIX_DGRAM";
-    default: return "INVALID"; /* pp_parse never reports such a header */
+    case 0x00:
+        return "UNSPEC";
+    case 0x11:
+        return "TCP4";
+    case 0x12:
+        return "UDP4";
+    case 0x21:
+        return "TCP6";
+    case 0x22:
+        return "UDP6";
+    case 0x31:
+        return "UNIX";
+    case 0x32:
+        return "UNIX_DGRAM";
+    default:
+        return "INVALID"; /* pp_parse never reports such a header */
     }
 }
 
 static const char *tlv_name(uint8_t type)
 {
     switch (type) {
-    case PP_TLV_ALPN: return "ALPN";
-    case PP_TLV_AUTHORITY: return "AUTHORITY";
-    case PP_TLV_CRC32C: return "CRC32C";
-    case PP_TLV_NOOP: return "NOOP";
-    case PP_TLV_UNIQUE_ID: return "UNIQUE_ID";
-    case PP_TLV_SSL: return "SSL";
-    case PP_TLV_NETNS: return "NETNS";
-    case PP_TLV_AWS: return "AWS";
-    case PP_TLV_AZURE: return "AZURE";
-    case PP_TLV_GCP: return "GCP";
-    default: return NULL;
+    case PP_TLV_ALPN:
+        return "ALPN";
+    case PP_TLV_AUTHORITY:
+        return "AUTHORITY";
+    case PP_TLV_CRC32C:
+        return "CRC32C";
+    case PP_TLV_NOOP:
+        return "NOOP";
+    case PP_TLV_UNIQUE_ID:
+        return "UNIQUE_ID";
+    case PP_TLV_SSL:
+        return "SSL";
+    case PP_TLV_NETNS:
+        return "NETNS";
+    case PP_TLV_AWS:
+        return "AWS";
+    case PP_TLV_AZURE:
+        return "AZURE";
+    case PP_TLV_GCP:
+        return "GCP";
+    default:
+        return NULL;
     }
 }
 
 static const char *ssl_sub_name(uint8_t type)
 {
     switch (type) {
-    case PP_SSL_VERSION: return "VERSION";
-    case PP_SSL_CN: return "CN";
-    case PP_SSL_CIPHER: return "CIPHER";
-    case PP_SSL_SIG_ALG: return "SIG_ALG";
-    case PP_SSL_KEY_ALG: return "KEY_ALG";
-    case PP_SSL_GROUP: return "GROUP";
-    case PP_SSL_SIG_SCHEME: return "SIG_SCHEME";
-    case PP_SSL_CLIENT_CERT: return "CLIENT_CERT";
-    default: return NULL;
+    case PP_SSL_VERSION:
+        return "VERSION";
+    case PP_SSL_CN:
+        return "CN";
+    case PP_SSL_CIPHER:
+        return "CIPHER";
+    case PP_SSL_SIG_ALG:
+        return "SIG_ALG";
+    case PP_SSL_KEY_ALG:
+        return "KEY_ALG";
+    case PP_SSL_GROUP:
+        return "GROUP";
+    case PP_SSL_SIG_SCHEME:
+        return "SIG_SCHEME";
+    case PP_SSL_CLIENT_CERT:
+        return "CLIENT_CERT";
+    default:
+        return NULL;
     }
 }
 
@@ -400,8 +427,7 @@ static void put_ok(struct sink *s, int result, const pp_header *hdr)
     put_str(s, "{\"result\":\"ok\"");
     put_key_uint(s, "consumed", (uint64_t)result);
     put_key_uint(s, "version", hdr->version);
-    put_key_str(s, "command",
-                hdr->command == PP_CMD_PROXY ? "PROXY" : "LOCAL");
+    put_key_str(s, "command", hdr->command == PP_CMD_PROXY ? "PROXY" : "LOCAL");
     put_key_str(s, "family", family_name(hdr));
     if (pp_has_addresses(hdr)) {
         put_endpoint(s, hdr, &hdr->src, "src", "sport");

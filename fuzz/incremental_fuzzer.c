@@ -39,7 +39,7 @@ static size_t offset_of(const void *p, const uint8_t *buf)
 static void take(struct snapshot *s, int r, const pp_header *h,
                  const uint8_t *buf)
 {
-    const pp_addr *a[2] = { &h->src, &h->dst };
+    const pp_addr *a[2] = {&h->src, &h->dst};
     int i;
 
     memset(s, 0, sizeof *s);
@@ -65,9 +65,10 @@ static void take(struct snapshot *s, int r, const pp_header *h,
 static void mismatch(const char *what, const uint8_t *data, size_t len,
                      size_t at, int got, int want)
 {
-    fprintf(stderr, "incremental_fuzzer: %s after %zu of %zu bytes: got %d "
-            "(%s), one-shot %d (%s)\n", what, at, len, got,
-            got > 0 ? "length" : pp_status_name(got), want,
+    fprintf(stderr,
+            "incremental_fuzzer: %s after %zu of %zu bytes: got %d "
+            "(%s), one-shot %d (%s)\n",
+            what, at, len, got, got > 0 ? "length" : pp_status_name(got), want,
             want > 0 ? "length" : pp_status_name(want));
     fuzz_hex("stream", data, len);
     abort();
@@ -90,7 +91,7 @@ static int parse_copy(pp_header *h, const uint8_t *data, size_t n,
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
-    static const size_t max_lens[4] = { 0, 107, 60, 232 };
+    static const size_t max_lens[4] = {0, 107, 60, 232};
     const uint8_t *sizes, *data;
     fuzz_chunks chunks;
     size_t n_sizes, len, pos = 0, step = 0, after_done = 0;
@@ -126,8 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
             if (after_done > 0)
                 mismatch("result not sticky", data, len, pos, r, whole.result);
             if (whole.result > 0 && pos >= (size_t)whole.result)
-                mismatch("complete header still incomplete", data, len, pos,
-                         r, whole.result);
+                mismatch("complete header still incomplete", data, len, pos, r,
+                         whole.result);
             if (pos == len && whole.result != PP_INCOMPLETE)
                 mismatch("final result", data, len, pos, r, whole.result);
         } else {

@@ -33,16 +33,16 @@ static void report(const char *what, const uint8_t *buf, size_t len,
 
 static uint32_t be32(const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16)
-         | ((uint32_t)p[2] << 8) | p[3];
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+        ((uint32_t)p[2] << 8) | p[3];
 }
 
 static int addr_is_empty(const pp_addr *a)
 {
     static const uint8_t zero[16];
 
-    return memcmp(a->ip, zero, 16) == 0 && a->port == 0 && a->path == NULL
-        && a->path_len == 0 && a->unix_raw == NULL;
+    return memcmp(a->ip, zero, 16) == 0 && a->port == 0 && a->path == NULL &&
+        a->path_len == 0 && a->unix_raw == NULL;
 }
 
 /* The first TLV of each type, from our own walk. */
@@ -153,8 +153,9 @@ static void check_cloud(const pp_header *h, const struct tlv_index *ix)
     l = ix->len[PP_TLV_AZURE];
     FUZZ_CHECK(got == (v != NULL && l == 5 && v[0] == 0x01));
     if (got)
-        FUZZ_CHECK(linkid == ((uint32_t)v[1] | (uint32_t)v[2] << 8
-                              | (uint32_t)v[3] << 16 | (uint32_t)v[4] << 24));
+        FUZZ_CHECK(linkid ==
+                   ((uint32_t)v[1] | (uint32_t)v[2] << 8 |
+                    (uint32_t)v[3] << 16 | (uint32_t)v[4] << 24));
 
     /* GCP: the first 0xE0 TLV, exactly 8 bytes big-endian. */
     got = pp_gcp_psc_id(h, &psc);
@@ -171,10 +172,9 @@ static void check_tlvs(const pp_header *h, const uint8_t *buf)
 {
     static struct tlv_index ix;
     static const uint8_t probe_types[] = {
-        0x00, PP_TLV_ALPN, PP_TLV_AUTHORITY, PP_TLV_CRC32C, PP_TLV_NOOP,
-        PP_TLV_UNIQUE_ID, PP_TLV_SSL, PP_TLV_NETNS, PP_TLV_GCP, PP_TLV_AWS,
-        PP_TLV_AZURE, 0xff
-    };
+        0x00,        PP_TLV_ALPN,      PP_TLV_AUTHORITY, PP_TLV_CRC32C,
+        PP_TLV_NOOP, PP_TLV_UNIQUE_ID, PP_TLV_SSL,       PP_TLV_NETNS,
+        PP_TLV_GCP,  PP_TLV_AWS,       PP_TLV_AZURE,     0xff};
     const uint8_t *expect = h->tlvs;
     pp_tlv_iter it;
     pp_tlv t;
@@ -221,8 +221,8 @@ static void check_tlvs(const pp_header *h, const uint8_t *buf)
 
         FUZZ_CHECK(got == (ix.value[type] != NULL));
         if (got)
-            FUZZ_CHECK(t.type == type && t.value == ix.value[type]
-                       && t.len == ix.len[type]);
+            FUZZ_CHECK(t.type == type && t.value == ix.value[type] &&
+                       t.len == ix.len[type]);
     }
     check_bytes_accessor(pp_alpn(h, &b), &b, &ix, PP_TLV_ALPN);
     check_bytes_accessor(pp_authority(h, &b), &b, &ix, PP_TLV_AUTHORITY);
@@ -237,8 +237,8 @@ static void check_sockaddr(const pp_header *h, int which)
     const pp_addr *a = which == 0 ? &h->src : &h->dst;
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    int rc = which == 0 ? pp_get_src(h, &ss, &sslen)
-                        : pp_get_dst(h, &ss, &sslen);
+    int rc =
+        which == 0 ? pp_get_src(h, &ss, &sslen) : pp_get_dst(h, &ss, &sslen);
 
     if (!pp_has_addresses(h)) {
         FUZZ_CHECK(rc == PP_ERR_ARG);
@@ -266,8 +266,8 @@ static void check_sockaddr(const pp_header *h, int which)
 
         FUZZ_CHECK(h->family == PP_AF_UNIX);
         FUZZ_CHECK(sslen <= sizeof sun);
-        FUZZ_CHECK(sslen >= offsetof(struct sockaddr_un, sun_path)
-                                + a->path_len);
+        FUZZ_CHECK(sslen >=
+                   offsetof(struct sockaddr_un, sun_path) + a->path_len);
         memcpy(&sun, &ss, sizeof sun);
         FUZZ_CHECK(sun.sun_family == AF_UNIX);
         FUZZ_CHECK(memcmp(sun.sun_path, a->path, a->path_len) == 0);
@@ -275,12 +275,12 @@ static void check_sockaddr(const pp_header *h, int which)
 }
 
 static void check_address(const pp_header *h, const pp_addr *a,
-                          const uint8_t *raw, const uint8_t *ip,
-                          uint16_t port)
+                          const uint8_t *raw, const uint8_t *ip, uint16_t port)
 {
     if (h->family == PP_AF_UNIX) {
         const void *nul = memchr(raw, 0, PP_UNIX_PATH_LEN);
-        size_t n = nul ? (size_t)((const uint8_t *)nul - raw) : PP_UNIX_PATH_LEN;
+        size_t n =
+            nul ? (size_t)((const uint8_t *)nul - raw) : PP_UNIX_PATH_LEN;
 
         FUZZ_CHECK(a->unix_raw == raw);
         FUZZ_CHECK(a->path == (const char *)raw);
@@ -309,8 +309,9 @@ static void check_header(const pp_header *h, const uint8_t *buf, size_t len,
     FUZZ_CHECK(h->command == ref->command);
     FUZZ_CHECK(h->family == ref->family);
     FUZZ_CHECK(h->transport == ref->transport);
-    FUZZ_CHECK(has == (h->command == PP_CMD_PROXY && h->family >= PP_AF_INET
-                       && h->family <= PP_AF_UNIX));
+    FUZZ_CHECK(has ==
+               (h->command == PP_CMD_PROXY && h->family >= PP_AF_INET &&
+                h->family <= PP_AF_UNIX));
     if (h->version == 1) {
         FUZZ_CHECK(!(h->flags & PP_F_NO_V1));
         FUZZ_CHECK(h->length <= PP_V1_MAX_LEN);
@@ -378,8 +379,8 @@ static void check_one(const uint8_t *buf, size_t len, size_t max_len,
     r = pp_parse(&h, len > 0 ? buf : NULL, len);
     ref_parse(&ref, buf, len, max_len, flags);
     if (!ref_accepts(&ref, r))
-        report("result differs from the reference", buf, len, max_len,
-               flags, r, &ref);
+        report("result differs from the reference", buf, len, max_len, flags, r,
+               &ref);
     /* The same bytes again: the same answer. */
     if (pp_parse(&h, len > 0 ? buf : NULL, len) != r)
         report("second call differs", buf, len, max_len, flags, r, &ref);
@@ -414,8 +415,9 @@ static void check_raw_iteration(const uint8_t *data, size_t size)
         expect = t.value + t.len;
     }
     /* It stopped where no further whole TLV fits. */
-    FUZZ_CHECK(expect == end || end - expect < 3
-               || (size_t)(end - expect) - 3 < (((size_t)expect[1] << 8) | expect[2]));
+    FUZZ_CHECK(expect == end || end - expect < 3 ||
+               (size_t)(end - expect) - 3 <
+                   (((size_t)expect[1] << 8) | expect[2]));
     /* Accessors on the same bytes: no over-read, views inside. */
     if (pp_alpn(&h, &b))
         FUZZ_CHECK(b.ptr >= data && b.ptr + b.len <= end);
@@ -452,7 +454,7 @@ static void check_crc(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const size_t max_lens[8] = { 0, 0, 5, 28, 60, 106, 107, 232 };
+    static const size_t max_lens[8] = {0, 0, 5, 28, 60, 106, 107, 232};
 
     check_one(data, size, 0, 0);
     if (size > 0) {

@@ -348,12 +348,11 @@ static int in_codes(const int *codes, int n, int ret)
 
 int ref_accepts(const ref_result *r, int ret)
 {
-    return in_codes(r->codes, r->n_codes, ret)
-        || (r->has_alt && in_codes(r->alt_codes, r->alt_n_codes, ret));
+    return in_codes(r->codes, r->n_codes, ret) ||
+        (r->has_alt && in_codes(r->alt_codes, r->alt_n_codes, ret));
 }
 
-static void print_codes(const char *what, size_t proof, const int *codes,
-                        int n)
+static void print_codes(const char *what, size_t proof, const int *codes, int n)
 {
     int i;
 
@@ -381,7 +380,7 @@ void ref_print(const ref_result *r)
 
 enum field_kind { F_TOKEN, F_IP4, F_IP6, F_PORT };
 
-static const char *const v1_tokens[3] = { "TCP4", "TCP6", "UNKNOWN" };
+static const char *const v1_tokens[3] = {"TCP4", "TCP6", "UNKNOWN"};
 
 static int token_prefix(const char *s, size_t n)
 {
@@ -402,17 +401,21 @@ static int token_which(const char *s, size_t n)
 static int field_prefix(enum field_kind kind, const char *s, size_t n)
 {
     switch (kind) {
-    case F_TOKEN: return token_prefix(s, n);
-    case F_IP4: return ref_ip4_prefix(s, n);
-    case F_IP6: return ref_ip6_prefix(s, n);
-    case F_PORT: return ref_port_prefix(s, n);
+    case F_TOKEN:
+        return token_prefix(s, n);
+    case F_IP4:
+        return ref_ip4_prefix(s, n);
+    case F_IP6:
+        return ref_ip6_prefix(s, n);
+    case F_PORT:
+        return ref_port_prefix(s, n);
     }
     return 0;
 }
 
 /* Fields of the line, filled as they are accepted. */
 struct v1_line {
-    int family;        /* token index: 0 TCP4, 1 TCP6, 2 UNKNOWN */
+    int family; /* token index: 0 TCP4, 1 TCP6, 2 UNKNOWN */
     uint8_t ip[2][16];
     uint16_t port[2];
 };
@@ -424,9 +427,12 @@ static int field_complete(enum field_kind kind, const char *s, size_t n,
     case F_TOKEN:
         line->family = token_which(s, n);
         return line->family >= 0;
-    case F_IP4: return ref_ip4(s, n, line->ip[field - 1]);
-    case F_IP6: return ref_ip6(s, n, line->ip[field - 1]);
-    case F_PORT: return ref_port(s, n, &line->port[field - 3]);
+    case F_IP4:
+        return ref_ip4(s, n, line->ip[field - 1]);
+    case F_IP6:
+        return ref_ip6(s, n, line->ip[field - 1]);
+    case F_PORT:
+        return ref_port(s, n, &line->port[field - 3]);
     }
     return 0;
 }
@@ -434,7 +440,8 @@ static int field_complete(enum field_kind kind, const char *s, size_t n,
 static int field_error(int field)
 {
     return field == 0 ? PP_ERR_V1_FAMILY
-         : field <= 2 ? PP_ERR_V1_ADDRESS : PP_ERR_V1_PORT;
+        : field <= 2  ? PP_ERR_V1_ADDRESS
+                      : PP_ERR_V1_PORT;
 }
 
 /* Scan the line left to right; returns the index of the accepted final CR,
@@ -467,8 +474,9 @@ static size_t v1_scan(ref_result *r, const uint8_t *b, size_t len,
     }
     for (field = 0; field < 5; field++) {
         enum field_kind kind = field == 0 ? F_TOKEN
-                             : field >= 3 ? F_PORT
-                             : line->family == 0 ? F_IP4 : F_IP6;
+            : field >= 3                  ? F_PORT
+            : line->family == 0           ? F_IP4
+                                          : F_IP6;
         char c;
 
         j = pos;
@@ -488,8 +496,8 @@ static size_t v1_scan(ref_result *r, const uint8_t *b, size_t len,
         if (j >= len)
             return len;
         c = s[j];
-        if ((c != ' ' && c != '\r' && c != '\n')
-            || !field_complete(kind, s + pos, j - pos, field, line)) {
+        if ((c != ' ' && c != '\r' && c != '\n') ||
+            !field_complete(kind, s + pos, j - pos, field, line)) {
             outcome(r, len, j + 1, field_error(field));
             return len;
         }
@@ -527,8 +535,8 @@ static size_t v1_scan(ref_result *r, const uint8_t *b, size_t len,
     return len;
 }
 
-static void ref_v1(ref_result *r, const uint8_t *b, size_t len,
-                   size_t max_len, unsigned flags)
+static void ref_v1(ref_result *r, const uint8_t *b, size_t len, size_t max_len,
+                   unsigned flags)
 {
     struct v1_line line;
     size_t limit = PP_V1_MAX_LEN, cr;
@@ -572,8 +580,8 @@ static void ref_v1(ref_result *r, const uint8_t *b, size_t len,
  * v2
  * ---------------------------------------------------------------------- */
 
-static const uint8_t v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A };
+static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                   0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
 static size_t be16_at(const uint8_t *p)
 {
@@ -596,20 +604,21 @@ static int ssl_subs_tile(const uint8_t *p, size_t n)
 /* 1 when the CRC32C value at crc_at matches the header b[0..total). */
 static int crc_matches(const uint8_t *b, size_t total, size_t crc_at)
 {
-    static const uint8_t zero[4] = { 0, 0, 0, 0 };
+    static const uint8_t zero[4] = {0, 0, 0, 0};
     uint32_t c = ref_crc32c(0, b, crc_at);
-    uint32_t want = ((uint32_t)b[crc_at] << 24) | ((uint32_t)b[crc_at + 1] << 16)
-                  | ((uint32_t)b[crc_at + 2] << 8) | b[crc_at + 3];
+    uint32_t want = ((uint32_t)b[crc_at] << 24) |
+        ((uint32_t)b[crc_at + 1] << 16) | ((uint32_t)b[crc_at + 2] << 8) |
+        b[crc_at + 3];
 
     c = ref_crc32c(c, zero, 4);
     c = ref_crc32c(c, b + crc_at + 4, total - crc_at - 4);
     return c == want;
 }
 
-static void ref_v2(ref_result *r, const uint8_t *b, size_t len,
-                   size_t max_len, unsigned flags)
+static void ref_v2(ref_result *r, const uint8_t *b, size_t len, size_t max_len,
+                   unsigned flags)
 {
-    static const size_t blocks[4] = { 0, 12, 36, 216 };
+    static const size_t blocks[4] = {0, 12, 36, 216};
     size_t total, pos, block, crc_at = 0;
     unsigned cmd, fam;
     int too_long = 0;
@@ -640,8 +649,8 @@ static void ref_v2(ref_result *r, const uint8_t *b, size_t len,
     if (len < 14)
         return;
     fam = b[13];
-    if (fam != 0x00 && fam != 0x11 && fam != 0x12 && fam != 0x21
-        && fam != 0x22 && fam != 0x31 && fam != 0x32) {
+    if (fam != 0x00 && fam != 0x11 && fam != 0x12 && fam != 0x21 &&
+        fam != 0x22 && fam != 0x31 && fam != 0x32) {
         outcome(r, len, 14, PP_ERR_V2_FAMILY);
         return;
     }
@@ -712,7 +721,8 @@ static void ref_v2(ref_result *r, const uint8_t *b, size_t len,
             if (!ssl_subs_tile(b + pos + 8, l - 5)) {
                 outcome(r, len, end, PP_ERR_TLV_SSL);
                 /* The whole header may be in at the same byte. */
-                if (end == total && crc_at != 0 && !crc_matches(b, total, crc_at))
+                if (end == total && crc_at != 0 &&
+                    !crc_matches(b, total, crc_at))
                     outcome(r, len, end, PP_ERR_CRC32C_MISMATCH);
                 return;
             }

@@ -18,9 +18,9 @@
 
 /* Which outcomes are acceptable for pp_parse(buf, len). */
 typedef struct ref_result {
-    size_t proof;     /* proof point of the outcomes, 0 when incomplete */
-    int codes[6];     /* acceptable return values (length or PP_ERR_*) */
-    int n_codes;      /* 0: PP_INCOMPLETE is the only answer */
+    size_t proof; /* proof point of the outcomes, 0 when incomplete */
+    int codes[6]; /* acceptable return values (length or PP_ERR_*) */
+    int n_codes;  /* 0: PP_INCOMPLETE is the only answer */
     /* A second acceptable answer where the rules are read two ways (v1
      * with max_len below 7: the length rule during "PROXY " or after). */
     int has_alt;
@@ -32,7 +32,7 @@ typedef struct ref_result {
     uint8_t version, command, family, transport;
     uint8_t src_ip[16], dst_ip[16];
     uint16_t src_port, dst_port;
-    size_t tlv_off, tlv_len;  /* offset into buf, 0/0 when none */
+    size_t tlv_off, tlv_len; /* offset into buf, 0/0 when none */
 } ref_result;
 
 /* The reference outcome of pp_parse on buf[0..len) with those settings. */

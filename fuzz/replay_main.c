@@ -22,8 +22,8 @@ static int run_file(const char *path)
     uint8_t *buf;
     long size;
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0) {
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0) {
         fprintf(stderr, "replay: cannot read %s\n", path);
         if (f != NULL)
             fclose(f);
@@ -112,8 +112,7 @@ int main(int argc, char **argv)
         long n;
 
         if (stat(argv[i], &st) != 0) {
-            fprintf(stderr, "replay: no such file or directory: %s\n",
-                    argv[i]);
+            fprintf(stderr, "replay: no such file or directory: %s\n", argv[i]);
             return 1;
         }
         n = S_ISDIR(st.st_mode) ? run_dir(argv[i]) : run_file(argv[i]);

@@ -47,13 +47,13 @@ struct tlv_spec {
 struct case_spec {
     pp_header hdr;
     pp_v2_opts opts;
-    uint8_t *paths[2];          /* exact-size copies (path or unix_raw) */
+    uint8_t *paths[2]; /* exact-size copies (path or unix_raw) */
     struct tlv_spec user[MAX_TLVS];
     size_t n_user;
     struct tlv_spec relay[MAX_TLVS];
     size_t n_relay;
     uint8_t opt;
-    uint8_t *relay_block;       /* serialised relay TLVs, exact size */
+    uint8_t *relay_block; /* serialised relay TLVs, exact size */
     size_t relay_len;
     pp_tlv user_tlvs[MAX_TLVS];
     const uint8_t *payload;
@@ -129,8 +129,10 @@ static int tlv_writable(const struct tlv_spec *t)
     size_t at = 5;
 
     switch (t->type) {
-    case PP_TLV_CRC32C: return 0;
-    case PP_TLV_UNIQUE_ID: return t->len <= PP_UNIQUE_ID_MAX;
+    case PP_TLV_CRC32C:
+        return 0;
+    case PP_TLV_UNIQUE_ID:
+        return t->len <= PP_UNIQUE_ID_MAX;
     case PP_TLV_SSL:
         if (t->len < 5)
             return 0;
@@ -140,13 +142,14 @@ static int tlv_writable(const struct tlv_spec *t)
             at += 3 + (((size_t)t->value[at + 1] << 8) | t->value[at + 2]);
         }
         return at == t->len;
-    default: return 1;
+    default:
+        return 1;
     }
 }
 
 static void read_case(struct case_spec *c, const uint8_t *data, size_t size)
 {
-    fuzz_in in = { data, size };
+    fuzz_in in = {data, size};
     pp_header *h = &c->hdr;
     uint8_t b, opt;
     uint16_t pad;
@@ -246,8 +249,10 @@ static void free_case(struct case_spec *c)
 
 static size_t block_len(unsigned family)
 {
-    return family == PP_AF_INET ? 12 : family == PP_AF_INET6 ? 36
-         : family == PP_AF_UNIX ? 216 : 0;
+    return family == PP_AF_INET ? 12
+        : family == PP_AF_INET6 ? 36
+        : family == PP_AF_UNIX  ? 216
+                                : 0;
 }
 
 /* The header fields pp_write_v2 can encode at all. */
@@ -255,9 +260,9 @@ static int header_valid(const pp_header *h)
 {
     size_t i;
 
-    if (h->command > PP_CMD_PROXY || h->family > PP_AF_UNIX
-        || h->transport > PP_TRANSPORT_DGRAM
-        || (h->family == PP_AF_UNSPEC) != (h->transport == PP_TRANSPORT_UNSPEC))
+    if (h->command > PP_CMD_PROXY || h->family > PP_AF_UNIX ||
+        h->transport > PP_TRANSPORT_DGRAM ||
+        (h->family == PP_AF_UNSPEC) != (h->transport == PP_TRANSPORT_UNSPEC))
         return 0;
     if (h->command == PP_CMD_PROXY && h->family == PP_AF_UNIX)
         for (i = 0; i < 2; i++) {
@@ -306,8 +311,7 @@ static size_t expected_v2_len(const struct case_spec *c, size_t block,
         while (want != bare && want < bare + 3)
             want += o->pad_align;
     }
-    if (want < bare || (want != bare && want < bare + 3)
-        || want - 16 > 65535)
+    if (want < bare || (want != bare && want < bare + 3) || want - 16 > 65535)
         return 0;
     *pad_out = want - bare;
     return want;
@@ -367,8 +371,8 @@ static void check_v2_fields(const pp_header *want, const pp_header *got)
     FUZZ_CHECK(got->command == want->command);
     FUZZ_CHECK(got->family == want->family);
     FUZZ_CHECK(got->transport == want->transport);
-    FUZZ_CHECK(pp_has_addresses(got) == (want->command == PP_CMD_PROXY
-                                         && want->family != PP_AF_UNSPEC));
+    FUZZ_CHECK(pp_has_addresses(got) ==
+               (want->command == PP_CMD_PROXY && want->family != PP_AF_UNSPEC));
     if (!pp_has_addresses(got))
         return;
     if (want->family == PP_AF_UNIX) {
@@ -378,13 +382,15 @@ static void check_v2_fields(const pp_header *want, const pp_header *got)
         unix_field(&want->src, f);
         FUZZ_CHECK(memcmp(got->src.unix_raw, f, PP_UNIX_PATH_LEN) == 0);
         nul = memchr(f, 0, PP_UNIX_PATH_LEN);
-        FUZZ_CHECK(got->src.path_len
-                   == (nul ? (size_t)((const uint8_t *)nul - f) : PP_UNIX_PATH_LEN));
+        FUZZ_CHECK(
+            got->src.path_len ==
+            (nul ? (size_t)((const uint8_t *)nul - f) : PP_UNIX_PATH_LEN));
         unix_field(&want->dst, f);
         FUZZ_CHECK(memcmp(got->dst.unix_raw, f, PP_UNIX_PATH_LEN) == 0);
         nul = memchr(f, 0, PP_UNIX_PATH_LEN);
-        FUZZ_CHECK(got->dst.path_len
-                   == (nul ? (size_t)((const uint8_t *)nul - f) : PP_UNIX_PATH_LEN));
+        FUZZ_CHECK(
+            got->dst.path_len ==
+            (nul ? (size_t)((const uint8_t *)nul - f) : PP_UNIX_PATH_LEN));
         return;
     }
     {
@@ -404,17 +410,19 @@ static void check_v2(struct case_spec *c)
     size_t with_block = expected_v2_len(c, block_len(h->family), &pad_a);
     /* The API says a LOCAL header carries no address block; the writer
      * may also send a zeroed one. Either layout must parse back. */
-    size_t no_block = h->command == PP_CMD_LOCAL
-                    ? expected_v2_len(c, 0, &pad_b) : with_block;
+    size_t no_block =
+        h->command == PP_CMD_LOCAL ? expected_v2_len(c, 0, &pad_b) : with_block;
     int n = pp_write_v2(NULL, 0, h, &c->opts), again;
     uint8_t *out, *small;
     pp_header got;
 
     /* 0 stands for PP_ERR_ARG in either layout. */
-    if (n != (with_block ? (int)with_block : PP_ERR_ARG)
-        && n != (no_block ? (int)no_block : PP_ERR_ARG)) {
-        fprintf(stderr, "pp_write_v2 measured %d, expected %zu or %zu "
-                "(0: PP_ERR_ARG)\n", n, with_block, no_block);
+    if (n != (with_block ? (int)with_block : PP_ERR_ARG) &&
+        n != (no_block ? (int)no_block : PP_ERR_ARG)) {
+        fprintf(stderr,
+                "pp_write_v2 measured %d, expected %zu or %zu "
+                "(0: PP_ERR_ARG)\n",
+                n, with_block, no_block);
         abort();
     }
     if (n == PP_ERR_ARG)
@@ -456,22 +464,24 @@ static int v1_text_ok(const pp_header *h, const char *text, size_t n)
     char want[160], a[64], b[64];
     int k;
 
-    if (!(h->command == PP_CMD_PROXY && h->transport == PP_TRANSPORT_STREAM
-          && (h->family == PP_AF_INET || h->family == PP_AF_INET6)))
+    if (!(h->command == PP_CMD_PROXY && h->transport == PP_TRANSPORT_STREAM &&
+          (h->family == PP_AF_INET || h->family == PP_AF_INET6)))
         return n == 15 && memcmp(text, "PROXY UNKNOWN\r\n", 15) == 0;
     if (h->family == PP_AF_INET) {
-        k = snprintf(want, sizeof want, "PROXY TCP4 %u.%u.%u.%u %u.%u.%u.%u %u %u\r\n",
+        k = snprintf(want, sizeof want,
+                     "PROXY TCP4 %u.%u.%u.%u %u.%u.%u.%u %u %u\r\n",
                      h->src.ip[0], h->src.ip[1], h->src.ip[2], h->src.ip[3],
                      h->dst.ip[0], h->dst.ip[1], h->dst.ip[2], h->dst.ip[3],
                      h->src.port, h->dst.port);
         return (size_t)k == n && memcmp(want, text, n) == 0;
     }
     for (int form = 0; form < 4; form++) {
-        const uint8_t *ips[2] = { h->src.ip, h->dst.ip };
-        char *outs[2] = { a, b };
+        const uint8_t *ips[2] = {h->src.ip, h->dst.ip};
+        char *outs[2] = {a, b};
 
         for (int i = 0; i < 2; i++) {
-            static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+            static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+                                               0, 0, 0, 0, 0xff, 0xff};
             const uint8_t *ip = ips[i];
 
             if ((form >> i) & 1) {
@@ -496,8 +506,8 @@ static int v1_text_ok(const pp_header *h, const char *text, size_t n)
 static void check_v1(const struct case_spec *c)
 {
     const pp_header *h = &c->hdr;
-    int valid = h->command <= PP_CMD_PROXY && h->family <= PP_AF_UNIX
-             && h->transport <= PP_TRANSPORT_DGRAM;
+    int valid = h->command <= PP_CMD_PROXY && h->family <= PP_AF_UNIX &&
+        h->transport <= PP_TRANSPORT_DGRAM;
     int n = pp_write_v1(NULL, 0, h);
     char *out;
     uint8_t small[PP_V1_MAX_LEN];
@@ -587,11 +597,11 @@ static void check_dgram(const struct case_spec *c)
 }
 
 /* pp_header_from_sockaddr then pp_get_src / pp_get_dst. */
-static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 struct end_model {
-    int family;          /* PP_AF_*, -1 when not usable */
-    uint8_t ip[16];      /* INET: first 4 bytes */
+    int family;     /* PP_AF_*, -1 when not usable */
+    uint8_t ip[16]; /* INET: first 4 bytes */
     uint16_t port;
     uint8_t sun_path[108];
 };
@@ -685,8 +695,9 @@ static void check_from_sockaddr(const struct case_spec *c)
             struct sockaddr_un sun;
             const void *nul = memchr(m[i].sun_path, 0, sizeof m[i].sun_path);
 
-            FUZZ_CHECK(a->path_len == (nul ? (size_t)((const uint8_t *)nul - m[i].sun_path)
-                                           : sizeof m[i].sun_path));
+            FUZZ_CHECK(a->path_len ==
+                       (nul ? (size_t)((const uint8_t *)nul - m[i].sun_path)
+                            : sizeof m[i].sun_path));
             FUZZ_CHECK(memcmp(a->path, m[i].sun_path, a->path_len) == 0);
             FUZZ_CHECK(len <= sizeof sun);
             memcpy(&sun, &back, sizeof sun);
@@ -699,7 +710,8 @@ static void check_from_sockaddr(const struct case_spec *c)
                 /* A path name up to its NUL, then zeros: what followed
                  * it in the caller's sockaddr never reaches the wire. */
                 size_t k;
-                FUZZ_CHECK(memcmp(sun.sun_path, m[i].sun_path, a->path_len) == 0);
+                FUZZ_CHECK(memcmp(sun.sun_path, m[i].sun_path, a->path_len) ==
+                           0);
                 for (k = a->path_len; k < sizeof sun.sun_path; k++)
                     FUZZ_CHECK(sun.sun_path[k] == 0);
             }
@@ -719,14 +731,16 @@ static void check_from_sockaddr(const struct case_spec *c)
 
             FUZZ_CHECK(len == sizeof sin);
             memcpy(&sin, &back, sizeof sin);
-            FUZZ_CHECK(sin.sin_family == AF_INET && ntohs(sin.sin_port) == m[i].port);
+            FUZZ_CHECK(sin.sin_family == AF_INET &&
+                       ntohs(sin.sin_port) == m[i].port);
             FUZZ_CHECK(memcmp(&sin.sin_addr, want, 4) == 0);
         } else {
             struct sockaddr_in6 sin6;
 
             FUZZ_CHECK(len == sizeof sin6);
             memcpy(&sin6, &back, sizeof sin6);
-            FUZZ_CHECK(sin6.sin6_family == AF_INET6 && ntohs(sin6.sin6_port) == m[i].port);
+            FUZZ_CHECK(sin6.sin6_family == AF_INET6 &&
+                       ntohs(sin6.sin6_port) == m[i].port);
             FUZZ_CHECK(memcmp(&sin6.sin6_addr, want, 16) == 0);
         }
     }

@@ -99,9 +99,9 @@ static void socket_pair(int fds[2])
 }
 
 /* The step-wise read with the stream written in chunks. */
-static void by_steps(const uint8_t *sizes, size_t n_sizes,
-                     const uint8_t *data, size_t len, const pp_header *init,
-                     int want, const pp_header *one, const uint8_t *one_buf)
+static void by_steps(const uint8_t *sizes, size_t n_sizes, const uint8_t *data,
+                     size_t len, const pp_header *init, int want,
+                     const pp_header *one, const uint8_t *one_buf)
 {
     pp_header h = *init;
     size_t cap = h.max_len != 0 ? h.max_len : PP_V2_MAX_LEN;
@@ -181,7 +181,7 @@ static void blocking(const uint8_t *data, size_t len, const pp_header *init,
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
-    static const size_t max_lens[4] = { 0, 107, 60, 232 };
+    static const size_t max_lens[4] = {0, 107, 60, 232};
     const uint8_t *sizes, *data;
     fuzz_chunks chunks;
     size_t n_sizes, len;

@@ -35,7 +35,7 @@
 
 struct cidr {
     uint8_t net[16];
-    unsigned prefix;   /* 0..128, IPv4 as prefix + 96 */
+    unsigned prefix; /* 0..128, IPv4 as prefix + 96 */
 };
 
 struct model {
@@ -45,8 +45,8 @@ struct model {
     size_t n_probes;
 };
 
-static const uint8_t mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                           0xff, 0xff };
+static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0,    0,
+                                          0, 0, 0, 0, 0xff, 0xff};
 
 /* Keep the first `prefix` bits of ip, clear the rest; 1 if any was set. */
 static int mask_to(uint8_t ip[16], unsigned prefix)
@@ -54,7 +54,9 @@ static int mask_to(uint8_t ip[16], unsigned prefix)
     int host = 0;
 
     for (unsigned i = 0; i < 16; i++) {
-        unsigned keep = prefix >= 8 * (i + 1) ? 8 : prefix > 8 * i ? prefix - 8 * i : 0;
+        unsigned keep = prefix >= 8 * (i + 1) ? 8
+            : prefix > 8 * i                  ? prefix - 8 * i
+                                              : 0;
         uint8_t mask = (uint8_t)(keep == 0 ? 0 : (0xffu << (8 - keep)) & 0xffu);
 
         host |= (ip[i] & ~mask) != 0;
@@ -143,10 +145,12 @@ static void probe(const pp_trust *t, const struct model *m, int family,
     got = family == PP_AF_INET ? pp_trust_match_ip4(t, ip)
                                : pp_trust_match_ip6(t, ip);
     if (got != want) {
-        fprintf(stderr, "trust_fuzzer: pp_trust_match_ip%c = %d, "
+        fprintf(stderr,
+                "trust_fuzzer: pp_trust_match_ip%c = %d, "
                 "model %d (table %s, %zu entries)\n",
                 family == PP_AF_INET ? '4' : '6', got, want,
-                t->built ? "built" : "unbuilt", t->count);
+                t->state_donotuse.internal_donotuse.built ? "built" : "unbuilt",
+                t->count);
         fuzz_hex("address", ip, family == PP_AF_INET ? 4 : 16);
         for (size_t i = 0; i < m->n; i++) {
             fprintf(stderr, "  accepted /%u ", m->e[i].prefix);
@@ -160,14 +164,16 @@ static void probe(const pp_trust *t, const struct model *m, int family,
         memset(&sin, 0, sizeof sin);
         sin.sin_family = AF_INET;
         memcpy(&sin.sin_addr, ip, 4);
-        FUZZ_CHECK(pp_trust_match_sockaddr(t, (const struct sockaddr *)&sin) == want);
+        FUZZ_CHECK(pp_trust_match_sockaddr(t, (const struct sockaddr *)&sin) ==
+                   want);
     } else if (family == PP_AF_INET6) {
         struct sockaddr_in6 sin6;
 
         memset(&sin6, 0, sizeof sin6);
         sin6.sin6_family = AF_INET6;
         memcpy(&sin6.sin6_addr, ip, 16);
-        FUZZ_CHECK(pp_trust_match_sockaddr(t, (const struct sockaddr *)&sin6) == want);
+        FUZZ_CHECK(pp_trust_match_sockaddr(t, (const struct sockaddr *)&sin6) ==
+                   want);
         /* The mapped form as plain IPv4 too. */
         if (memcmp(ip, mapped_prefix, 12) == 0)
             FUZZ_CHECK(pp_trust_match_ip4(t, ip + 12) == want);
@@ -212,8 +218,10 @@ static size_t format_cidr(fuzz_in *in, uint8_t tag, char *text)
     case 3:
         k = 0;
         for (int i = 0; i < 6; i++)
-            k += (size_t)sprintf(text + k, "%x:", (unsigned)((ip[2 * i] << 8) | ip[2 * i + 1]));
-        k += (size_t)sprintf(text + k, "%u.%u.%u.%u", ip[12], ip[13], ip[14], ip[15]);
+            k += (size_t)sprintf(
+                text + k, "%x:", (unsigned)((ip[2 * i] << 8) | ip[2 * i + 1]));
+        k += (size_t)sprintf(text + k, "%u.%u.%u.%u", ip[12], ip[13], ip[14],
+                             ip[15]);
         break;
     default:
         k = ref_ip6_text(ip, text);
@@ -244,8 +252,10 @@ static void add_one(pp_trust *t, struct model *m, const char *text, size_t n)
         if (range)
             ok = rc == PP_ERR_CIDR_PREFIX;
         if (!ok) {
-            fprintf(stderr, "trust_fuzzer: pp_trust_add accepted invalid "
-                    "text (rc %d %s)\n", rc, pp_status_name(rc));
+            fprintf(stderr,
+                    "trust_fuzzer: pp_trust_add accepted invalid "
+                    "text (rc %d %s)\n",
+                    rc, pp_status_name(rc));
             fuzz_hex("text", text, n);
             abort();
         }
@@ -258,13 +268,16 @@ static void add_one(pp_trust *t, struct model *m, const char *text, size_t n)
         return;
     }
     if (rc != PP_OK) {
-        fprintf(stderr, "trust_fuzzer: pp_trust_add refused valid text "
-                "(rc %d %s)\n", rc, pp_status_name(rc));
+        fprintf(stderr,
+                "trust_fuzzer: pp_trust_add refused valid text "
+                "(rc %d %s)\n",
+                rc, pp_status_name(rc));
         fuzz_hex("text", text, n);
         abort();
     }
     FUZZ_CHECK(got_host == host);
-    FUZZ_CHECK(t->count == before + 1 && !t->built);
+    FUZZ_CHECK(t->count == before + 1 &&
+               !t->state_donotuse.internal_donotuse.built);
     if (m->n < MODEL_MAX)
         m->e[m->n++] = c;
 }
@@ -316,7 +329,7 @@ static void edge_probes(const pp_trust *t, const struct model *m,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct model m;
-    fuzz_in in = { data, size };
+    fuzz_in in = {data, size};
     pp_trust_entry *storage;
     pp_trust t;
     size_t cap, i;
@@ -338,7 +351,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (tag == 0xff) {
             pp_trust_build(&t);
-            FUZZ_CHECK(t.built);
+            FUZZ_CHECK(t.state_donotuse.internal_donotuse.built);
             check_built(&t);
             continue;
         }
@@ -359,7 +372,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memset(ip, 0, sizeof ip);
             p = fuzz_bytes(&in, 16, &got);
             memcpy(ip, p, got);
-            probe(&t, &m, fam == 1 ? PP_AF_INET : fam == 2 ? PP_AF_INET6 : fam, ip);
+            probe(&t, &m,
+                  fam == 1       ? PP_AF_INET
+                      : fam == 2 ? PP_AF_INET6
+                                 : fam,
+                  ip);
             if (m.n_probes < PROBES_MAX)
                 memcpy(m.probes[m.n_probes++], ip, 16);
             break;

@@ -41,9 +41,9 @@ extern "C" {
  * Version. The single place the version is written; meson reads it here.
  * ---------------------------------------------------------------------- */
 #define PP_VERSION_MAJOR 0
-#define PP_VERSION_MINOR 2
+#define PP_VERSION_MINOR 3
 #define PP_VERSION_PATCH 0
-#define PP_VERSION_NUMBER \
+#define PP_VERSION_NUMBER                                                      \
     (PP_VERSION_MAJOR * 10000 + PP_VERSION_MINOR * 100 + PP_VERSION_PATCH)
 
 /* Symbol visibility: the build compiles with hidden symbols by default and
@@ -66,34 +66,34 @@ PP_API unsigned pp_version_number(void);
  * ---------------------------------------------------------------------- */
 typedef enum pp_status {
     PP_OK = 0,
-    PP_INCOMPLETE = -1,          /* a valid prefix: feed more bytes */
-    PP_ERR_NOT_PROXY = -2,       /* no PROXY header at all (e.g. "GET ", TLS) */
-    PP_ERR_V1_SYNTAX = -3,       /* v1: wrong separator, missing or extra field */
-    PP_ERR_V1_FAMILY = -4,       /* v1: protocol is not TCP4, TCP6 or UNKNOWN */
-    PP_ERR_V1_ADDRESS = -5,      /* v1: address text invalid for the family */
-    PP_ERR_V1_PORT = -6,         /* v1: port not 0..65535 without leading zero */
-    PP_ERR_V1_CRLF = -7,         /* v1: lone CR or LF */
-    PP_ERR_V1_TOO_LONG = -8,     /* v1: no CRLF within 107 bytes */
-    PP_ERR_V2_VERSION = -9,      /* v2: version nibble is not 2 */
-    PP_ERR_V2_COMMAND = -10,     /* v2: command is neither LOCAL nor PROXY */
-    PP_ERR_V2_FAMILY = -11,      /* v2: family/transport byte not in the spec */
-    PP_ERR_V2_ADDR_LEN = -12,    /* v2 PROXY: length below the address block */
-    PP_ERR_TOO_LONG = -13,       /* header longer than pp_header.max_len */
-    PP_ERR_TLV_TRUNCATED = -14,  /* TLVs do not tile the header exactly */
-    PP_ERR_TLV_CRC32C = -15,     /* CRC32C TLV not 4 bytes, or more than one */
-    PP_ERR_CRC32C_MISMATCH = -16,/* CRC32C does not match the header */
-    PP_ERR_TLV_UNIQUE_ID = -17,  /* UNIQUE_ID TLV longer than 128 bytes */
-    PP_ERR_TLV_SSL = -18,        /* SSL TLV under 5 bytes or bad sub-TLVs */
+    PP_INCOMPLETE = -1,       /* a valid prefix: feed more bytes */
+    PP_ERR_NOT_PROXY = -2,    /* no PROXY header at all (e.g. "GET ", TLS) */
+    PP_ERR_V1_SYNTAX = -3,    /* v1: wrong separator, missing or extra field */
+    PP_ERR_V1_FAMILY = -4,    /* v1: protocol is not TCP4, TCP6 or UNKNOWN */
+    PP_ERR_V1_ADDRESS = -5,   /* v1: address text invalid for the family */
+    PP_ERR_V1_PORT = -6,      /* v1: port not 0..65535 without leading zero */
+    PP_ERR_V1_CRLF = -7,      /* v1: lone CR or LF */
+    PP_ERR_V1_TOO_LONG = -8,  /* v1: no CRLF within 107 bytes */
+    PP_ERR_V2_VERSION = -9,   /* v2: version nibble is not 2 */
+    PP_ERR_V2_COMMAND = -10,  /* v2: command is neither LOCAL nor PROXY */
+    PP_ERR_V2_FAMILY = -11,   /* v2: family/transport byte not in the spec */
+    PP_ERR_V2_ADDR_LEN = -12, /* v2 PROXY: length below the address block */
+    PP_ERR_TOO_LONG = -13,    /* header longer than pp_header.max_len */
+    PP_ERR_TLV_TRUNCATED = -14,   /* TLVs do not tile the header exactly */
+    PP_ERR_TLV_CRC32C = -15,      /* CRC32C TLV not 4 bytes, or more than one */
+    PP_ERR_CRC32C_MISMATCH = -16, /* CRC32C does not match the header */
+    PP_ERR_TLV_UNIQUE_ID = -17,   /* UNIQUE_ID TLV longer than 128 bytes */
+    PP_ERR_TLV_SSL = -18,         /* SSL TLV under 5 bytes or bad sub-TLVs */
     PP_ERR_VERSION_DISABLED = -19, /* a version the caller's flags exclude */
-    PP_ERR_ARG = -20,            /* invalid argument */
-    PP_ERR_TABLE_FULL = -21,     /* trust table storage is full */
-    PP_ERR_CIDR_SYNTAX = -22,    /* CIDR text malformed */
-    PP_ERR_CIDR_PREFIX = -23,    /* CIDR prefix length out of range */
-    PP_ERR_TIMEOUT = -24,        /* socket: deadline passed */
-    PP_ERR_CLOSED = -25,         /* socket: peer closed before the header ended */
-    PP_ERR_IO = -26,             /* socket: I/O error, errno kept */
-    PP_AGAIN = -27,              /* socket, non-blocking: wait for readability */
-    PP_ERR_TRUNCATED = -28       /* datagram ends inside its header */
+    PP_ERR_ARG = -20,              /* invalid argument */
+    PP_ERR_TABLE_FULL = -21,       /* trust table storage is full */
+    PP_ERR_CIDR_SYNTAX = -22,      /* CIDR text malformed */
+    PP_ERR_CIDR_PREFIX = -23,      /* CIDR prefix length out of range */
+    PP_ERR_TIMEOUT = -24,          /* socket: deadline passed */
+    PP_ERR_CLOSED = -25,   /* socket: peer closed before the header ended */
+    PP_ERR_IO = -26,       /* socket: I/O error, errno kept */
+    PP_AGAIN = -27,        /* socket, non-blocking: wait for readability */
+    PP_ERR_TRUNCATED = -28 /* datagram ends inside its header */
 } pp_status;
 
 /* A sentence describing a status code ("v1 address is invalid ..."), or
@@ -107,10 +107,7 @@ PP_API const char *pp_status_name(int status);
 /* ------------------------------------------------------------------------
  * Wire constants
  * ---------------------------------------------------------------------- */
-enum {
-    PP_CMD_LOCAL = 0x0,
-    PP_CMD_PROXY = 0x1
-};
+enum { PP_CMD_LOCAL = 0x0, PP_CMD_PROXY = 0x1 };
 
 enum {
     PP_AF_UNSPEC = 0x0,
@@ -133,9 +130,9 @@ enum {
     PP_TLV_UNIQUE_ID = 0x05,
     PP_TLV_SSL = 0x20,
     PP_TLV_NETNS = 0x30,
-    PP_TLV_GCP = 0xE0,   /* custom range: GCP PSC connection id */
-    PP_TLV_AWS = 0xEA,   /* custom range: AWS, subtype 0x01 VPC endpoint id */
-    PP_TLV_AZURE = 0xEE  /* custom range: Azure, subtype 0x01 LINKID */
+    PP_TLV_GCP = 0xE0,  /* custom range: GCP PSC connection id */
+    PP_TLV_AWS = 0xEA,  /* custom range: AWS, subtype 0x01 VPC endpoint id */
+    PP_TLV_AZURE = 0xEE /* custom range: Azure, subtype 0x01 LINKID */
 };
 
 enum {
@@ -156,14 +153,14 @@ enum {
     PP_CLIENT_CERT_SESS = 0x04
 };
 
-#define PP_V1_MAX_LEN 107u               /* v1 line, CRLF included */
-#define PP_V2_MAX_LEN (16u + 65535u)     /* v2 header, largest possible */
+#define PP_V1_MAX_LEN 107u           /* v1 line, CRLF included */
+#define PP_V2_MAX_LEN (16u + 65535u) /* v2 header, largest possible */
 #define PP_UNIQUE_ID_MAX 128u
 #define PP_UNIX_PATH_LEN 108u
 
 /* pp_header.flags */
-#define PP_F_NO_V1 0x1u  /* reject v1 with PP_ERR_VERSION_DISABLED */
-#define PP_F_NO_V2 0x2u  /* reject v2 with PP_ERR_VERSION_DISABLED */
+#define PP_F_NO_V1 0x1u /* reject v1 with PP_ERR_VERSION_DISABLED */
+#define PP_F_NO_V2 0x2u /* reject v2 with PP_ERR_VERSION_DISABLED */
 
 /* One endpoint of the proxied connection. */
 typedef struct pp_addr {
@@ -180,22 +177,29 @@ typedef struct pp_addr {
     const uint8_t *unix_raw;
 } pp_addr;
 
-/* Private parser progress. Do not touch; zeroed with the header. */
-typedef struct pp__progress {
-    size_t wake;       /* v2: below this len a call learns nothing; 0 none
-                        * (a size_t: compared with len in one step) */
-    size_t next;       /* v1 automaton: the len that brings one new byte */
-    uint32_t pos;      /* v1: start of the current field; v2: next TLV */
-    uint32_t total;    /* v2: whole header length once known */
-    uint32_t crc_at;   /* v2: offset of the CRC32C value, 0 if none */
-    uint32_t tlv_at;   /* v2: offset of the first TLV */
-    uint8_t stage;     /* which part of the header comes next */
-    int8_t result;     /* sticky error once one was found, else 0 */
-    uint8_t part;      /* v1 IPv4 address: octets already final, */
-    uint8_t part_at;   /* and where the next one starts (from pos) */
-    uint8_t dfa;       /* v1 TCP4 automaton: 0 not tried yet, 1 not to be
-                        * tried (again), else its state */
-} pp__progress;
+/* The parser's private progress, in the pattern of lz4's LZ4_stream_u: a
+ * union of the private struct with a byte array of fixed size, so that the
+ * size of pp_header does not change when the private struct does. Its
+ * members are not part of the API: do not read or write them (the names
+ * say so); a zeroed header is a valid start. */
+#define PP_PROGRESS_SIZE 64
+typedef struct pp_progress_donotuse {
+    size_t wake;
+    uint32_t pos;
+    uint32_t total;
+    uint32_t crc_at;
+    uint32_t tlv_at;
+    uint8_t stage;
+    int8_t result;
+    uint8_t part;
+    uint8_t part_at;
+} pp_progress_donotuse;
+
+typedef union pp_progress_u {
+    pp_progress_donotuse internal_donotuse;
+    unsigned char reserved_donotuse[PP_PROGRESS_SIZE];
+    size_t align_donotuse;
+} pp_progress_u;
 
 /* A PROXY header: parser input settings, parser progress, and the result.
  *
@@ -215,11 +219,11 @@ typedef struct pp_header {
     unsigned flags;
 
     /* --- result --- */
-    size_t length;        /* header length in bytes */
-    uint8_t version;      /* 1 or 2 */
-    uint8_t command;      /* PP_CMD_PROXY or PP_CMD_LOCAL (v1 is PROXY) */
-    uint8_t family;       /* PP_AF_*; v1 UNKNOWN is PP_AF_UNSPEC */
-    uint8_t transport;    /* PP_TRANSPORT_*; v1 TCP is STREAM */
+    size_t length;     /* header length in bytes */
+    uint8_t version;   /* 1 or 2 */
+    uint8_t command;   /* PP_CMD_PROXY or PP_CMD_LOCAL (v1 is PROXY) */
+    uint8_t family;    /* PP_AF_*; v1 UNKNOWN is PP_AF_UNSPEC */
+    uint8_t transport; /* PP_TRANSPORT_*; v1 TCP is STREAM */
     /* Source and destination. Filled only when pp_has_addresses(). */
     pp_addr src;
     pp_addr dst;
@@ -229,7 +233,8 @@ typedef struct pp_header {
     const uint8_t *tlvs;
     size_t tlvs_len;
 
-    pp__progress pp__p;
+    /* --- private progress of the parser --- */
+    pp_progress_u progress_donotuse;
 } pp_header;
 
 /* Zero *hdr (same as memset to 0). */
@@ -279,7 +284,7 @@ PP_API int pp_has_addresses(const pp_header *hdr);
 typedef struct pp_tlv {
     uint8_t type;
     uint16_t len;
-    const uint8_t *value;   /* len bytes */
+    const uint8_t *value; /* len bytes */
 } pp_tlv;
 
 /* Iterator state over a TLV block; zero it or use an init function. */
@@ -321,9 +326,9 @@ PP_API int pp_netns(const pp_header *hdr, pp_bytes *out);
 /* The SSL TLV decoded. verify == 0 alone does not mean a client
  * certificate was verified: check client & (CERT_CONN | CERT_SESS) too. */
 typedef struct pp_ssl_info {
-    uint8_t client;       /* PP_CLIENT_* bits */
-    uint32_t verify;      /* 0: presented certificate verified */
-    pp_bytes version;     /* sub-TLVs; ptr NULL when absent */
+    uint8_t client;   /* PP_CLIENT_* bits */
+    uint32_t verify;  /* 0: presented certificate verified */
+    pp_bytes version; /* sub-TLVs; ptr NULL when absent */
     pp_bytes cn;
     pp_bytes cipher;
     pp_bytes sig_alg;
@@ -352,34 +357,55 @@ PP_API uint32_t pp_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /* ------------------------------------------------------------------------
  * Writing. Measure-then-write: each writer returns the header length it
- * needs; when that is more than cap it writes nothing. Negative: PP_ERR_ARG.
- * Each header is produced whole, to be sent in a single write.
+ * needs; when that is more than cap it writes nothing, so out == NULL with
+ * cap == 0 measures. out == NULL with a cap that would hold the header is
+ * PP_ERR_ARG. Negative: PP_ERR_ARG. Each header is produced whole, to be
+ * sent in a single write.
  * ---------------------------------------------------------------------- */
 
 /* Write a v1 line for hdr: TCP4/TCP6 for PROXY with INET/INET6 over
- * STREAM (IPv6 in RFC 5952 form, IPv4-mapped with a dotted tail), otherwise
- * (LOCAL, UNSPEC, UNIX, datagrams) "PROXY UNKNOWN\r\n". */
+ * STREAM (IPv6 in RFC 5952 form, IPv4-mapped with a dotted tail). Every
+ * other valid header (LOCAL; UNSPEC, UNIX or datagrams with PROXY) gets
+ * "PROXY UNKNOWN\r\n": the receiver then uses the connection's own
+ * endpoints. A command other than PP_CMD_LOCAL or PP_CMD_PROXY, a family
+ * above PP_AF_UNIX or a transport above PP_TRANSPORT_DGRAM is PP_ERR_ARG.
+ * With cap >= 107 the line is formatted in place in out; with a smaller
+ * cap it is formatted aside and copied. */
 PP_API int pp_write_v1(void *out, size_t cap, const pp_header *hdr);
 
-/* Options of pp_write_v2; zero means none. */
+/* Options of pp_write_v2; zero means none. The TLVs are written in this
+ * order: the CRC32C TLV (crc32c), the relayed TLVs (relay_tlvs), the
+ * caller's TLVs (tlvs), and last the NOOP TLV of the padding. */
 typedef struct pp_v2_opts {
-    const pp_tlv *tlvs;     /* written in this order */
+    const pp_tlv *tlvs; /* written in this order */
     size_t tlv_count;
-    int relay_tlvs;         /* first copy hdr->tlvs (less CRC32C and NOOP) */
-    int crc32c;             /* add a CRC32C TLV, first, over the result */
-    size_t pad_to;          /* pad with NOOP to exactly this length */
-    size_t pad_align;       /* pad with NOOP to a multiple of this */
+    int relay_tlvs; /* copy hdr->tlvs (less CRC32C and NOOP) */
+    int crc32c;     /* add a CRC32C TLV, first, over the result */
+    /* Pad with one NOOP TLV, the last, to exactly pad_to bytes. A NOOP
+     * TLV is at least 3 bytes, so pad_to must be the unpadded length or at
+     * least 3 more (else PP_ERR_ARG), and a multiple of pad_align when
+     * both are set. */
+    size_t pad_to;
+    /* Without pad_to: pad to the next multiple of pad_align that a NOOP
+     * TLV can reach. When the next multiple is 1 or 2 bytes away, the
+     * header grows to the first multiple at least 3 bytes away. */
+    size_t pad_align;
 } pp_v2_opts;
 
 /* Write a v2 header for hdr (command, family, transport, addresses) with
- * the TLVs that opts asks for. opts may be NULL. out must not overlap what
- * the writer reads (the relayed hdr->tlvs, UNIX fields, opts' TLV values):
- * PP_ERR_ARG, nothing written. A LOCAL header's address
- * block is zero-filled (none for UNSPEC): some receivers reject a LOCAL
- * length below the family's block. PP_ERR_ARG when the result cannot be
- * encoded (over 65535 bytes of payload, a family/transport pair the spec
- * does not list, TLVs the parser would reject such as a caller-supplied
- * CRC32C, or padding that cannot be reached: a NOOP is at least 3 bytes). */
+ * the TLVs that opts asks for. opts may be NULL. The bytes the header will
+ * occupy, out[0 .. length), must not overlap what the writer reads (the
+ * relayed hdr->tlvs, the UNIX fields, opts' TLV values): PP_ERR_ARG,
+ * nothing written; the rest of out[0 .. cap) may. A LOCAL header's
+ * address block is zero-filled (none for UNSPEC): some receivers reject a
+ * LOCAL length below the family's block. A UNIX endpoint is written from
+ * its unix_raw field when that is set, all 108 bytes as they are (so a
+ * parsed header's bytes after the path's NUL are sent again); otherwise
+ * from path, path_len bytes then zeros, and a path_len over 108 is
+ * PP_ERR_ARG. PP_ERR_ARG also when the result cannot be encoded (over
+ * 65535 bytes of payload, a family/transport pair the spec does not list,
+ * TLVs the parser would reject such as a caller-supplied CRC32C, or
+ * padding that cannot be reached). */
 PP_API int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
                        const pp_v2_opts *opts);
 
@@ -393,8 +419,7 @@ PP_API int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
  * as long as they are; a path name is written up to its NUL, then zeros.
  * Zero a sockaddr_un before accept(): an unnamed peer leaves it unwritten.
  * PP_OK or PP_ERR_ARG. */
-PP_API int pp_header_from_sockaddr(pp_header *hdr,
-                                   const struct sockaddr *src,
+PP_API int pp_header_from_sockaddr(pp_header *hdr, const struct sockaddr *src,
                                    const struct sockaddr *dst);
 
 /* Fill *ss with the source (pp_get_src: the client) or destination
@@ -413,15 +438,24 @@ PP_API int pp_get_dst(const pp_header *hdr, struct sockaddr_storage *ss,
  * ::ffff:a.b.c.d peer matches IPv4 entries.
  * ---------------------------------------------------------------------- */
 typedef struct pp_trust_entry {
-    uint8_t lo[16];   /* first address of the range */
-    uint8_t hi[16];   /* last address of the range */
+    uint8_t lo[16]; /* first address of the range */
+    uint8_t hi[16]; /* last address of the range */
 } pp_trust_entry;
 
+/* Private state of a trust table (see pp_progress_u). */
+typedef union pp_trust_state_u {
+    struct pp_trust_internal_donotuse {
+        int built; /* sorted and merged by pp_trust_build */
+    } internal_donotuse;
+    unsigned char reserved_donotuse[16];
+    size_t align_donotuse;
+} pp_trust_state_u;
+
 typedef struct pp_trust {
-    pp_trust_entry *entries;
-    size_t cap;
-    size_t count;
-    int built;       /* private: sorted and merged by pp_trust_build */
+    pp_trust_entry *entries; /* storage given to pp_trust_init */
+    size_t cap;              /* its number of entries */
+    size_t count;            /* entries in use (fewer once built) */
+    pp_trust_state_u state_donotuse;
 } pp_trust;
 
 /* Use storage[0..cap) for the table. */
@@ -434,7 +468,9 @@ PP_API void pp_trust_init(pp_trust *t, pp_trust_entry *storage, size_t cap);
  * Returns PP_OK, PP_ERR_CIDR_SYNTAX, PP_ERR_CIDR_PREFIX (a prefix over
  * 32/128 or with leading zeros), PP_ERR_TABLE_FULL, or PP_ERR_ARG (NULL
  * table). On error the table is unchanged. Marks the table unbuilt.
- * IPv6 entries that cover ::ffff:0:0/96 (such as ::/0) match IPv4 peers. */
+ * IPv4 is kept as IPv4-mapped IPv6, so an IPv6 entry matches the IPv4
+ * peers its range covers inside ::ffff:0:0/96: ::/0 all of them, and
+ * ::ffff:10.0.0.0/104 those in 10.0.0.0/8, just as that entry would. */
 PP_API int pp_trust_add(pp_trust *t, const char *text, size_t len,
                         int *host_bits);
 
@@ -444,7 +480,8 @@ PP_API void pp_trust_build(pp_trust *t);
 
 /* 1 when the address (network byte order) is in the table, else 0 (also
  * for a NULL table or address). The IPv6 form matches an IPv4-mapped
- * address (::ffff:a.b.c.d) against IPv4 entries too. */
+ * address (::ffff:a.b.c.d) against IPv4 entries too, and the IPv4 form
+ * matches IPv6 entries that cover its ::ffff:a.b.c.d. */
 PP_API int pp_trust_match_ip4(const pp_trust *t, const uint8_t addr[4]);
 PP_API int pp_trust_match_ip6(const pp_trust *t, const uint8_t addr[16]);
 

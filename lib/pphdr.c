@@ -2,8 +2,47 @@
  * pphdr - a strict, incremental, zero-allocation PROXY protocol library.
  * See include/pphdr.h for the API and README.md for the strictness rules.
  * MIT licensed; see COPYING.
+ *
+ * Contents, one section per concern, in this order:
+ *   1. Conventions and tables: build switches, PP_ASSERT, byte order and
+ *      byte compares, shared tables (no prefix); the parser's private
+ *      state and how a call of pp_parse ends (hdr_).
+ *   2. v1: strict address text (also used by the trust table), the
+ *      resumable field parser and the whole-line fast path (v1_).
+ *   3. v2 and TLVs: the fixed part, the TLV stage, the result (v2_);
+ *      pp_parse itself (hdr_); TLV iteration.
+ *   4. Typed TLV accessors (tlv_).
+ *   5. CRC32C (crc_).
+ *   6. Writer: v1 lines and v2 headers (wr_).
+ *   7. sockaddr helpers (sa_).
+ *   8. Trust table (trust_).
+ *   9. Stream sockets (sk_).
+ *  10. Datagrams (dg_).
+ *  11. Status names and sentences (status_).
+ *
+ * The parser keeps one grammar in one place: v1 has one field parser,
+ * resumable at each field; a call that holds the whole line goes through
+ * the same address and port parsers without their end-of-bytes checks and
+ * fills the result with the same function (v1_result). v2 has one path
+ * and one function that writes its result (v2_done): a header without
+ * TLVs skips the TLV stage, and at a first call one compare of bytes 8..15
+ * (v2_plain_len) finds the common ones. Every call of pp_parse that
+ * changes the parser's state ends in hdr_end_call.
  */
-#if !defined(PP_NO_SOCKETS)
+
+/* ======================================================================
+ * 1. Conventions and tables
+ * ==================================================================== */
+
+/* What this build has, decided here once: the sections below test only
+ * these two macros. PP_NO_SOCKETS leaves out everything that needs the
+ * socket API. */
+#ifndef PP_NO_SOCKETS
+#define PP_WITH_SOCKADDR 1 /* sockaddr conversions (sections 7 and 8) */
+#define PP_WITH_RECV 1     /* pp_recv_step and pp_recv_header (9) */
+#endif
+
+#ifdef PP_WITH_SOCKADDR
 /* POSIX 2008 for poll(), clock_gettime(CLOCK_MONOTONIC), sockaddr_in6 and
  * sockaddr_un under -std=c99; the platform defaults for MSG_DONTWAIT, which
  * POSIX leaves out (glibc and musl show it anyway, BSD and macOS hide it).
@@ -24,30 +63,31 @@
 #include <limits.h>
 #include <string.h>
 
-#ifndef PP_NO_SOCKETS
-#include <errno.h>
+#ifdef PP_WITH_SOCKADDR
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
-#include <time.h>
+#endif
 
+#ifdef PP_WITH_RECV
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
 #ifndef MSG_DONTWAIT
 #error "pphdr: the socket helpers need MSG_DONTWAIT; define PP_NO_SOCKETS"
 #endif
 #endif
 
 /* Define PP_NO_HW_CRC32C to use the portable CRC32C path only. */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && \
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) &&         \
     !defined(PP_NO_HW_CRC32C)
 #define PP_HAVE_X86_CRC 1
 #include <nmmintrin.h>
 #endif
 
-
-/* Inlining hints for the hot paths, where the compiler's own choice costs
- * call overhead (or keeps constant arguments from folding). */
+/* Inlining hints for the parser's hot paths: the one-shot cost targets
+ * (README, Performance) are met with these choices. */
 #if defined(__GNUC__)
 #define PP_INLINE inline __attribute__((always_inline))
 #define PP_NOINLINE __attribute__((noinline))
@@ -56,21 +96,45 @@
 #define PP_NOINLINE
 #endif
 
-/* An invariant kept across calls, which a static analyzer following one
- * call cannot see: told to the analyzer only, no code in any build. */
-#if defined(__clang_analyzer__)
-#define PP_INVARIANT(c)                                                      \
-    do {                                                                     \
-        if (!(c))                                                            \
-            __builtin_unreachable();                                         \
+/* PP_ASSERT(c) states an invariant. It aborts with a message when c is
+ * false in builds with -DPP_DEBUG (the fuzz and sanitizer builds define
+ * it), tells the static analyzer that c holds, and compiles to nothing
+ * otherwise. */
+#if defined(PP_DEBUG)
+#include <stdio.h>
+#include <stdlib.h>
+#define PP_ASSERT(c)                                                           \
+    ((c) ? (void)0                                                             \
+         : (fprintf(stderr, "pphdr: %s:%d: invariant broken: %s\n", __FILE__,  \
+                    __LINE__, #c),                                             \
+            abort()))
+#elif defined(__clang_analyzer__)
+#define PP_ASSERT(c)                                                           \
+    do {                                                                       \
+        if (!(c))                                                              \
+            __builtin_unreachable();                                           \
     } while (0)
 #else
-#define PP_INVARIANT(c) ((void)0)
+#define PP_ASSERT(c) ((void)0)
 #endif
 
-/* ======================================================================
- * Byte order
- * ==================================================================== */
+/* PP_STATIC_ASSERT(c, name): a compile-time check, with C11's
+ * _Static_assert where there is one and a negative array size otherwise
+ * (C99). name is an identifier that says what is checked. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define PP_STATIC_ASSERT(c, name) _Static_assert(c, #name)
+#else
+#define PP_STATIC_ASSERT(c, name) typedef char pp_check_##name[(c) ? 1 : -1]
+#endif
+
+/* The public constants the code relies on. A zeroed header has command
+ * PP_CMD_LOCAL, so pp_has_addresses says 0 until the parser sets the
+ * command, which it does only with the final result. */
+PP_STATIC_ASSERT(PP_CMD_LOCAL == 0, zeroed_command_is_local);
+PP_STATIC_ASSERT(PP_V2_MAX_LEN <= INT_MAX, header_length_fits_int);
+PP_STATIC_ASSERT(PP_V1_MAX_LEN < 256, v1_offsets_fit_a_byte);
+
+/* Byte order: wire values are read and written big-endian, byte by byte. */
 
 static uint16_t load_be16(const uint8_t *p)
 {
@@ -79,8 +143,8 @@ static uint16_t load_be16(const uint8_t *p)
 
 static uint32_t load_be32(const uint8_t *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+        p[3];
 }
 
 static void store_be16(uint8_t *p, uint16_t v)
@@ -97,9 +161,152 @@ static void store_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* ======================================================================
- * Version and status codes
- * ==================================================================== */
+/* Whether the first n bytes of p equal those of text. A plain loop: for
+ * the few bytes of a cut-short token or signature a library call costs
+ * more. */
+static int prefix_eq(const uint8_t *p, const void *text, size_t n)
+{
+    const uint8_t *t = (const uint8_t *)text;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (p[i] != t[i])
+            return 0;
+    return 1;
+}
+
+/* Whether the 2 bytes at a equal those at b, with one load each. */
+static PP_INLINE int same2(const uint8_t *a, const char *b)
+{
+    uint16_t x, y;
+
+    memcpy(&x, a, 2);
+    memcpy(&y, b, 2);
+    return x == y;
+}
+
+/* Whether the 8 bytes at a equal those at b, with one load each. */
+static PP_INLINE int same8(const uint8_t *a, const void *b)
+{
+    uint64_t x, y;
+
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x == y;
+}
+
+/* The v2 signature, the first 12 bytes of every v2 header. */
+static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                   0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+
+/* The first 12 bytes of an IPv4-mapped IPv6 address, ::ffff:a.b.c.d. */
+static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0,    0,
+                                            0, 0, 0, 0, 0xff, 0xff};
+
+static int is_v4mapped(const uint8_t ip[16])
+{
+    return memcmp(ip, v4mapped_prefix, sizeof v4mapped_prefix) == 0;
+}
+
+/* Hex digit values, 16 for any other byte: one load per character. */
+/* clang-format off */
+#define H16_ 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16
+static const uint8_t hex_value[] = {
+    H16_, H16_, H16_,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 16, 16, 16, 16, 16,           /* '0' */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'A' */
+    H16_,
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'a' */
+    H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_};
+#undef H16_
+/* clang-format on */
+PP_STATIC_ASSERT(sizeof hex_value == 256, hex_value_covers_every_byte);
+
+/* The parser's private state (pp_header.progress_donotuse). */
+typedef pp_progress_donotuse hdr_progress;
+PP_STATIC_ASSERT(sizeof(hdr_progress) <= PP_PROGRESS_SIZE,
+                 progress_fits_its_reserved_area);
+PP_STATIC_ASSERT(sizeof(pp_progress_u) == PP_PROGRESS_SIZE,
+                 progress_area_has_its_fixed_size);
+
+/* The public structs keep their size when private state changes (the
+ * reserved areas absorb it): on 64-bit targets these are their sizes, and
+ * a change here is a change of the ABI. */
+PP_STATIC_ASSERT(sizeof(void *) != 8 || sizeof(pp_header) == 208,
+                 header_size_is_fixed);
+PP_STATIC_ASSERT(sizeof(void *) != 8 || sizeof(pp_trust) == 40,
+                 trust_size_is_fixed);
+PP_STATIC_ASSERT(sizeof(struct pp_trust_internal_donotuse) <=
+                     sizeof(pp_trust_state_u),
+                 trust_state_fits_its_reserved_area);
+
+static hdr_progress *hdr_state(pp_header *hdr)
+{
+    return &hdr->progress_donotuse.internal_donotuse;
+}
+
+static const hdr_progress *hdr_cstate(const pp_header *hdr)
+{
+    return &hdr->progress_donotuse.internal_donotuse;
+}
+
+/* Where in the header the next call goes on (hdr_progress.stage). */
+enum hdr_stage {
+    ST_START = 0, /* v1 signature or v2 fixed part not all in yet */
+    ST_V1_FAMILY, /* v1: the protocol token */
+    ST_V1_SRC,    /* v1: source address */
+    ST_V1_DST,    /* v1: destination address */
+    ST_V1_SPORT,  /* v1: source port */
+    ST_V1_DPORT,  /* v1: destination port */
+    ST_V1_REST,   /* v1 UNKNOWN: anything up to the CR */
+    ST_V1_LF,     /* v1: the LF after the CR */
+    ST_V2_TLVS,   /* v2: the TLVs, then the CRC32C */
+    ST_DONE,      /* finished: hdr->length holds the result */
+    ST_FAILED,    /* finished: result holds the error */
+    ST_COUNT
+};
+PP_STATIC_ASSERT(ST_COUNT <= 256, stage_fits_its_byte);
+/* Every status fits the sticky result byte (int8_t). */
+PP_STATIC_ASSERT(PP_ERR_TRUNCATED >= -128, status_fits_result_byte);
+
+/* Whether a max_len (0: no limit) is below n bytes, n >= 1: one compare,
+ * as 0 - 1 wraps around to the largest size_t. */
+static PP_INLINE int hdr_max_len_below(size_t max_len, size_t n)
+{
+    PP_ASSERT(n >= 1);
+    return max_len - 1 < n - 1;
+}
+
+/* The end of every call of pp_parse but the two that leave the state as
+ * it is (a call below wake, a repeated result): r is its answer (a length,
+ * PP_INCOMPLETE or an error). A length or an error is recorded so that it
+ * sticks (later calls repeat it). wake is, for PP_INCOMPLETE in the v2 TLV
+ * stage, the len below which the next call cannot learn anything
+ * (pp_parse answers those at once); 0 otherwise, and leaving the TLV
+ * stage clears it. */
+static PP_INLINE int hdr_end_call(pp_header *hdr, int r, size_t wake)
+{
+    hdr_progress *st = hdr_state(hdr);
+
+    PP_ASSERT(r != 0 && r >= PP_ERR_TRUNCATED);
+    PP_ASSERT(wake == 0 || (r == PP_INCOMPLETE && st->stage == ST_V2_TLVS));
+    /* wake is 0 outside the TLV stage: only that stage changes it. */
+    PP_ASSERT(st->wake == 0 || st->stage == ST_V2_TLVS);
+    if (st->stage == ST_V2_TLVS)
+        st->wake = wake;
+    if (r > 0) {
+        hdr->length = (size_t)r;
+        st->stage = ST_DONE;
+    } else if (r != PP_INCOMPLETE) {
+        st->result = (int8_t)r;
+        st->stage = ST_FAILED;
+    }
+    return r;
+}
+
+/* Defined in section 5: the CRC32C of a v2 header with its CRC32C value
+ * read as zeros. */
+static uint32_t crc_gap(const uint8_t *p, size_t len, size_t at);
 
 unsigned pp_version_number(void)
 {
@@ -111,66 +318,1418 @@ void pp_header_init(pp_header *hdr)
     memset(hdr, 0, sizeof *hdr);
 }
 
-struct status_text {
-    const char *name;
-    const char *sentence;
-};
+/* ======================================================================
+ * 2. v1
+ *
+ * Strict address text. Each parser reads a byte only after accepting the
+ * one before it, and stops at the first byte that cannot continue the
+ * text, so it reads at most a fixed number of bytes (the longest accepted
+ * prefix and one more). When that many bytes are in, the end checks cannot
+ * fire: the parsers take a `bounded` flag, a constant at each call, and
+ * are inlined so that the unbounded copies lose those checks. Both copies
+ * run the same code and give the same answers.
+ * ==================================================================== */
 
-/* Indexed by -status. */
-static const struct status_text status_texts[] = {
-    {"ok", "success"},
-    {"incomplete", "valid prefix of a PROXY header: more bytes needed"},
-    {"not_proxy", "the bytes are not a PROXY protocol header"},
-    {"v1_syntax", "v1 header: wrong separator, missing or extra field"},
-    {"v1_family", "v1 header: protocol is not TCP4, TCP6 or UNKNOWN"},
-    {"v1_address", "v1 header: address is not valid for its family"},
-    {"v1_port", "v1 header: port is not 0..65535 without leading zeros"},
-    {"v1_crlf", "v1 header: lone CR or LF"},
-    {"v1_too_long", "v1 header: no CRLF within 107 bytes"},
-    {"v2_version", "v2 header: version is not 2"},
-    {"v2_command", "v2 header: command is neither LOCAL nor PROXY"},
-    {"v2_family", "v2 header: unknown address family or transport"},
-    {"v2_addr_len", "v2 header: length is too short for the address block"},
-    {"too_long", "header is longer than the configured limit"},
-    {"tlv_truncated", "v2 header: TLVs do not fill the header exactly"},
-    {"tlv_crc32c", "v2 header: CRC32C TLV is not 4 bytes or is repeated"},
-    {"crc32c_mismatch", "v2 header: CRC32C checksum does not match"},
-    {"tlv_unique_id", "v2 header: UNIQUE_ID TLV is longer than 128 bytes"},
-    {"tlv_ssl", "v2 header: SSL TLV is malformed"},
-    {"version_disabled", "PROXY protocol version not allowed here"},
-    {"arg", "invalid argument"},
-    {"table_full", "trust table is full"},
-    {"cidr_syntax", "CIDR text is malformed"},
-    {"cidr_prefix", "CIDR prefix length is out of range"},
-    {"timeout", "timed out before the header was complete"},
-    {"closed", "peer closed the connection before the header was complete"},
-    {"io", "I/O error (see errno)"},
-    {"again", "would block: wait for the socket to be readable"},
-    {"truncated", "datagram ends inside its PROXY header"},
-};
+/* p has a byte to read (always so when unbounded). */
+#define HAVE(p, end, bounded) (!(bounded) || (p) != (end))
 
-static const struct status_text *status_text(int status)
+/* The value of a decimal digit; above 9 for any other byte. */
+static unsigned v1_dec_digit(uint8_t c)
 {
-    int n = (int)(sizeof status_texts / sizeof status_texts[0]);
-    if (status > 0 || status <= -n)
-        return NULL;
-    return &status_texts[-status];
+    return (unsigned)c - '0';
 }
 
-const char *pp_strerror(int status)
+/* The value of a hex digit; 16 for any other byte. */
+static unsigned v1_hex_digit(uint8_t c)
 {
-    const struct status_text *t = status_text(status);
-    return t ? t->sentence : "unknown status";
+    return hex_value[c];
 }
 
-const char *pp_status_name(int status)
+/* One decimal octet 0..255 without leading zeros. The leading zero is
+ * looked at only when a second digit follows it. */
+static PP_INLINE int v1_ip4_octet(const uint8_t **pp, const uint8_t *end,
+                                  uint8_t *out, int bounded)
 {
-    const struct status_text *t = status_text(status);
-    return t ? t->name : "unknown";
+    const uint8_t *p = *pp;
+    unsigned v, d;
+
+    if (!HAVE(p, end, bounded))
+        return PP_INCOMPLETE;
+    v = v1_dec_digit(*p);
+    if (v > 9)
+        return PP_ERR_V1_ADDRESS;
+    p++;
+    if (HAVE(p, end, bounded) && (d = v1_dec_digit(*p)) <= 9) {
+        if (v == 0)
+            return PP_ERR_V1_ADDRESS; /* a leading zero */
+        v = v * 10 + d;
+        p++;
+        if (HAVE(p, end, bounded) && (d = v1_dec_digit(*p)) <= 9) {
+            v = v * 10 + d;
+            p++;
+            if (v > 255)
+                return PP_ERR_V1_ADDRESS;
+        }
+    }
+    *out = (uint8_t)v;
+    *pp = p;
+    return PP_OK;
+}
+
+/* A dot, then an octet. */
+static PP_INLINE int v1_ip4_dot_octet(const uint8_t **pp, const uint8_t *end,
+                                      uint8_t *out, int bounded)
+{
+    if (!HAVE(*pp, end, bounded))
+        return PP_INCOMPLETE;
+    if (**pp != '.')
+        return PP_ERR_V1_ADDRESS;
+    (*pp)++;
+    return v1_ip4_octet(pp, end, out, bounded);
+}
+
+/* Where an IPv4 parse can go on later: octets before `done` are final
+ * (each was stopped by a byte, not by the end of the bytes) and `at` is
+ * where the next one starts, with its dot. Fed one byte at a time, an
+ * address is then read about once, not once per byte. */
+typedef struct v1_ip4_mark {
+    const uint8_t *at;
+    int done;
+} v1_ip4_mark;
+
+/* After octet n - 1 stopped at p: final unless the end stopped it. Only
+ * a bounded parse can run into the end and need the mark. */
+static PP_INLINE void v1_ip4_mark_at(v1_ip4_mark *m, const uint8_t *p,
+                                     const uint8_t *end, int n, int bounded)
+{
+    if (bounded && p != end) {
+        m->at = p;
+        m->done = n;
+    }
+}
+
+/* Octets m->done to 3 from m->at, written out rather than looped; m
+ * follows the final octets. */
+static PP_INLINE int v1_ip4_parse_from(v1_ip4_mark *m, const uint8_t *end,
+                                       uint8_t out[4], const uint8_t **stop,
+                                       int bounded)
+{
+    const uint8_t *p = m->at;
+    int r = PP_OK;
+
+    PP_ASSERT(m->done >= 0 && m->done <= 3);
+    switch (m->done) {
+    case 0:
+        r = v1_ip4_octet(&p, end, &out[0], bounded);
+        if (r != PP_OK)
+            break;
+        v1_ip4_mark_at(m, p, end, 1, bounded);
+        /* fallthrough */
+    case 1:
+        r = v1_ip4_dot_octet(&p, end, &out[1], bounded);
+        if (r != PP_OK)
+            break;
+        v1_ip4_mark_at(m, p, end, 2, bounded);
+        /* fallthrough */
+    case 2:
+        r = v1_ip4_dot_octet(&p, end, &out[2], bounded);
+        if (r != PP_OK)
+            break;
+        v1_ip4_mark_at(m, p, end, 3, bounded);
+        /* fallthrough */
+    default:
+        r = v1_ip4_dot_octet(&p, end, &out[3], bounded);
+        if (r == PP_OK)
+            *stop = p;
+        break;
+    }
+    return r;
+}
+
+static PP_INLINE int v1_ip4_parse(const uint8_t *p, const uint8_t *end,
+                                  uint8_t out[4], const uint8_t **stop,
+                                  int bounded)
+{
+    v1_ip4_mark m;
+
+    m.at = p;
+    m.done = 0;
+    return v1_ip4_parse_from(&m, end, out, stop, bounded);
+}
+
+/* The address text parsers over [p, end), no NUL needed, used for v1
+ * lines and for trust table text alike. Parsing stops at the first byte
+ * that cannot continue the address. PP_OK: [p, *stop) is a complete
+ * address (*stop may be end, where more could still follow);
+ * PP_INCOMPLETE: end reached inside a valid but unfinished prefix;
+ * PP_ERR_V1_ADDRESS: the bytes can never form a valid address. out is in
+ * network order. */
+static int v1_ip4_text(const uint8_t *p, const uint8_t *end, uint8_t out[4],
+                       const uint8_t **stop)
+{
+    return v1_ip4_parse(p, end, out, stop, 1);
+}
+
+/* The groups after "::", groups dc..n-1 of out, move to its end: right by
+ * the 8 - n groups "::" stands for, last first; each place left behind is
+ * zeroed, and refilled when a later move lands there. */
+static PP_INLINE void v1_ip6_close_gap(uint8_t out[16], int n, int dc)
+{
+    static const uint8_t zero[2] = {0, 0};
+    int i, shift = 2 * (8 - n);
+
+    for (i = 2 * (n - 1); i >= 2 * dc; i -= 2) {
+        memcpy(out + i + shift, out + i, 2);
+        memcpy(out + i, zero, 2);
+    }
+}
+
+/* Whether the next byte is a hex digit; if so it is added to *v. */
+static PP_INLINE int v1_hex_more(const uint8_t **pp, const uint8_t *end,
+                                 unsigned *v, int bounded)
+{
+    unsigned d;
+
+    if (!HAVE(*pp, end, bounded) || (d = v1_hex_digit(**pp)) > 15)
+        return 0;
+    *v = *v << 4 | d;
+    (*pp)++;
+    return 1;
+}
+
+/* The number of hex digits of one group at *pp (0 to 4), its value in
+ * *v; -1 for a fifth digit. */
+static PP_INLINE int v1_ip6_group_digits(const uint8_t **pp, const uint8_t *end,
+                                         unsigned *v, int bounded)
+{
+    *v = 0;
+    if (!v1_hex_more(pp, end, v, bounded))
+        return 0;
+    if (!v1_hex_more(pp, end, v, bounded))
+        return 1;
+    if (!v1_hex_more(pp, end, v, bounded))
+        return 2;
+    if (!v1_hex_more(pp, end, v, bounded))
+        return 3;
+    if (HAVE(*pp, end, bounded) && v1_hex_digit(**pp) < 16)
+        return -1;
+    return 4;
+}
+
+/* IPv6 text: n groups so far, "::" after dc of them (-1: none yet); max
+ * is the number of groups allowed: 8, or 7 once "::" stands for at least
+ * one. */
+static PP_INLINE int v1_ip6_parse(const uint8_t *p, const uint8_t *end,
+                                  uint8_t out[16], const uint8_t **stop,
+                                  int bounded)
+{
+    int n = 0, dc = -1, max = 8; /* right after "::" when dc == n */
+
+    /* Groups go into out as they come, so out is written even when the
+     * text turns out invalid or incomplete (results count only after a
+     * success). */
+    memset(out, 0, 16);
+
+    if (HAVE(p, end, bounded) && *p == ':') {
+        p++;
+        if (!HAVE(p, end, bounded))
+            return PP_INCOMPLETE;
+        if (*p++ != ':')
+            return PP_ERR_V1_ADDRESS;
+        dc = 0;
+        max = 7;
+    }
+    for (;;) {
+        const uint8_t *group = p;
+        unsigned v;
+        int digits;
+
+        if (!HAVE(p, end, bounded)) {
+            if (dc != n)
+                return PP_INCOMPLETE;
+            break; /* "::" ends the bytes: complete, though more may come */
+        }
+        digits = v1_ip6_group_digits(&p, end, &v, bounded);
+        if (digits < 0)
+            return PP_ERR_V1_ADDRESS; /* five hex digits */
+        if (digits == 0) {
+            if (dc != n)
+                return PP_ERR_V1_ADDRESS;
+            break; /* the address ends right after "::" */
+        }
+        if (HAVE(p, end, bounded) && *p == '.') {
+            uint8_t v4[4];
+            int r;
+            if (max - n < 2 || (dc < 0 && n != 6))
+                return PP_ERR_V1_ADDRESS;
+            r = v1_ip4_parse(group, end, v4, &p, bounded);
+            if (r != PP_OK)
+                return r;
+            memcpy(out + 2 * n, v4, 4);
+            n += 2;
+            break;
+        }
+        /* n < max here: the ':' before this group checked it, or "::"
+         * did (below). */
+        PP_ASSERT(n < max);
+        store_be16(out + 2 * n++, (uint16_t)v);
+        if (!HAVE(p, end, bounded)) {
+            if (n == max || dc >= 0)
+                break; /* complete, though more may follow */
+            return PP_INCOMPLETE;
+        }
+        if (*p != ':') {
+            if (dc < 0 && n != 8)
+                return PP_ERR_V1_ADDRESS;
+            break;
+        }
+        if (n >= max)
+            return PP_ERR_V1_ADDRESS;
+        p++;
+        if (!HAVE(p, end, bounded))
+            return PP_INCOMPLETE;
+        if (*p == ':') {
+            if (dc >= 0)
+                return PP_ERR_V1_ADDRESS;
+            dc = n;
+            max = 7;
+            p++;
+            /* After seven groups "::" stands for the eighth: no group may
+             * follow it (a hex digit is one). */
+            if (n == 7 && HAVE(p, end, bounded) && v1_hex_digit(*p) < 16)
+                return PP_ERR_V1_ADDRESS;
+        }
+    }
+    *stop = p;
+    if (dc >= 0)
+        v1_ip6_close_gap(out, n, dc);
+    return PP_OK;
+}
+
+static int v1_ip6_text(const uint8_t *p, const uint8_t *end, uint8_t out[16],
+                       const uint8_t **stop)
+{
+    return v1_ip6_parse(p, end, out, stop, 1);
+}
+
+/* Whether the next byte is a decimal digit; if so it is added to *v. */
+static PP_INLINE int v1_port_more(const uint8_t **pp, const uint8_t *end,
+                                  unsigned *v, int bounded)
+{
+    unsigned d;
+
+    if (!HAVE(*pp, end, bounded) || (d = v1_dec_digit(**pp)) > 9)
+        return 0;
+    *v = *v * 10 + d;
+    (*pp)++;
+    return 1;
+}
+
+/* A decimal port 0..65535 without leading zeros: up to 5 digits, none
+ * after a leading 0. Written out like the IPv4 octet. */
+static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
+                             uint16_t *out, const uint8_t **stop, int bounded)
+{
+    unsigned v;
+
+    if (!HAVE(p, end, bounded))
+        return PP_INCOMPLETE;
+    v = v1_dec_digit(*p++);
+    if (v > 9)
+        return PP_ERR_V1_PORT;
+    /* A leading 0 ends the port (the caller rejects a digit after it). */
+    if (v != 0 && v1_port_more(&p, end, &v, bounded) &&
+        v1_port_more(&p, end, &v, bounded) &&
+        v1_port_more(&p, end, &v, bounded) &&
+        v1_port_more(&p, end, &v, bounded) && v > 65535)
+        return PP_ERR_V1_PORT;
+    *out = (uint16_t)v;
+    *stop = p;
+    return PP_OK;
+}
+
+/* ---- the resumable field parser --------------------------------------- */
+
+#define V1_NEED 1     /* internal: the field runs into the end of the bytes */
+#define V1_MIN_LEN 15 /* "PROXY UNKNOWN\r\n": a lower max_len fits no line */
+
+/* The protocol token: TCP4, TCP6 or UNKNOWN; *family gets PP_AF_*. */
+static int v1_family_token(const uint8_t *p, const uint8_t *end,
+                           uint8_t *family, const uint8_t **stop)
+{
+    static const struct {
+        char text[8];
+        uint8_t len, family;
+    } tokens[3] = {{"TCP4", 4, PP_AF_INET},
+                   {"TCP6", 4, PP_AF_INET6},
+                   {"UNKNOWN", 7, PP_AF_UNSPEC}};
+    size_t avail = (size_t)(end - p);
+    int i, prefix = 0;
+
+    for (i = 0; i < 3; i++) {
+        size_t n = avail < tokens[i].len ? avail : tokens[i].len;
+        if (!prefix_eq(p, tokens[i].text, n))
+            continue;
+        if (n < tokens[i].len) {
+            prefix = 1;
+            continue;
+        }
+        *family = tokens[i].family;
+        *stop = p + n;
+        return PP_OK;
+    }
+    return prefix ? PP_INCOMPLETE : PP_ERR_V1_FAMILY;
+}
+
+/* The error the first byte of a field proves, V1_NEED when it is not in
+ * yet, or 0. SP, CR and LF are all <= ' ': one compare passes the usual
+ * first byte. */
+static PP_INLINE int v1_field_start_error(const uint8_t *p, const uint8_t *end,
+                                          int bounded)
+{
+    if (!HAVE(p, end, bounded))
+        return V1_NEED;
+    if (*p > ' ')
+        return 0;
+    if (*p == ' ' || *p == '\r')
+        return PP_ERR_V1_SYNTAX;
+    if (*p == '\n')
+        return PP_ERR_V1_CRLF;
+    return 0;
+}
+
+/* After a field parser returned r and stopped at s: 0 when s holds the
+ * expected separator sep, V1_NEED, or the error the bytes prove. */
+static PP_INLINE int v1_field_end_error(int r, const uint8_t *s,
+                                        const uint8_t *end, uint8_t sep,
+                                        int field_err, int bounded)
+{
+    if (r == PP_INCOMPLETE || (r == PP_OK && !HAVE(s, end, bounded)))
+        return V1_NEED;
+    if (r != PP_OK)
+        return field_err;
+    if (*s == sep)
+        return 0;
+    if (*s == '\n')
+        return PP_ERR_V1_CRLF;
+    if (*s == ' ' || *s == '\r')
+        return PP_ERR_V1_SYNTAX;
+    return field_err;
+}
+
+/* The most bytes a field's parser and v1_field_end_error read from the
+ * field's start: the longest prefix the parser accepts plus the byte it
+ * stops at. An accepted prefix is always the start of some valid text
+ * (errors come as soon as the bytes prove them), so it is at most as long
+ * as the longest valid text: "255.255.255.255" (15), a port (5), IPv6 with
+ * an IPv4 tail "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). With
+ * that many bytes before end, the unbounded copy runs. */
+#define V1_IP4_SPAN 16
+#define V1_IP6_SPAN 46
+#define V1_PORT_SPAN 6
+
+/* An IPv4 field from a mark: its first byte is checked only at its
+ * start. */
+static PP_INLINE int v1_ip4_field(v1_ip4_mark *m, const uint8_t *end,
+                                  uint8_t ip[16], const uint8_t **stop,
+                                  int bounded)
+{
+    int r = m->done == 0 ? v1_field_start_error(m->at, end, bounded) : 0;
+    if (r != 0)
+        return r;
+    r = v1_ip4_parse_from(m, end, ip, stop, bounded);
+    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
+}
+
+static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
+                                  uint8_t ip[16], const uint8_t **stop,
+                                  int bounded)
+{
+    int r = v1_field_start_error(p, end, bounded);
+    if (r != 0)
+        return r;
+    r = v1_ip6_parse(p, end, ip, stop, bounded);
+    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
+}
+
+/* One function per family, each holding its bounded and unbounded copy
+ * (out of line, so that the copies exist once). A bounded IPv4 parse goes
+ * on from the octets already final (st->part octets, the next one at
+ * st->part_at from the field's start). */
+static PP_NOINLINE int v1_ip4_address(hdr_progress *st, const uint8_t *p,
+                                      const uint8_t *end, uint8_t ip[16],
+                                      const uint8_t **stop)
+{
+    v1_ip4_mark m;
+    int r;
+
+    m.at = p;
+    m.done = 0;
+    if ((size_t)(end - p) >= V1_IP4_SPAN) {
+        /* Always finishes the field: from its start, as a fresh parse. */
+        st->part = st->part_at = 0;
+        return v1_ip4_field(&m, end, ip, stop, 0);
+    }
+    if (st->part_at <= (size_t)(end - p)) { /* else fewer bytes than before */
+        m.at = p + st->part_at;
+        m.done = st->part;
+    }
+    r = v1_ip4_field(&m, end, ip, stop, 1);
+    /* Only the end of the bytes leaves the field open: keep the mark. */
+    st->part = r == V1_NEED ? (uint8_t)m.done : 0;
+    st->part_at = r == V1_NEED ? (uint8_t)(m.at - p) : 0;
+    return r;
+}
+
+static PP_NOINLINE int v1_ip6_address(const uint8_t *p, const uint8_t *end,
+                                      uint8_t ip[16], const uint8_t **stop)
+{
+    if ((size_t)(end - p) >= V1_IP6_SPAN)
+        return v1_ip6_field(p, end, ip, stop, 0);
+    return v1_ip6_field(p, end, ip, stop, 1);
+}
+
+static int v1_address(pp_header *hdr, const uint8_t *p, const uint8_t *end,
+                      uint8_t ip[16], const uint8_t **stop)
+{
+    if (hdr->family == PP_AF_INET)
+        return v1_ip4_address(hdr_state(hdr), p, end, ip, stop);
+    return v1_ip6_address(p, end, ip, stop);
+}
+
+static PP_INLINE int v1_port_in(const uint8_t *p, const uint8_t *end,
+                                uint16_t *port, uint8_t sep,
+                                const uint8_t **stop, int bounded)
+{
+    int r = v1_field_start_error(p, end, bounded);
+    if (r != 0)
+        return r;
+    r = v1_port(p, end, port, stop, bounded);
+    return v1_field_end_error(r, *stop, end, sep, PP_ERR_V1_PORT, bounded);
+}
+
+static int v1_port_field(const uint8_t *p, const uint8_t *end, uint16_t *port,
+                         uint8_t sep, const uint8_t **stop)
+{
+    if ((size_t)(end - p) >= V1_PORT_SPAN)
+        return v1_port_in(p, end, port, sep, stop, 0);
+    return v1_port_in(p, end, port, sep, stop, 1);
+}
+
+/* The protocol token and what follows it: 0, V1_NEED, or an error. */
+static int v1_family_field(pp_header *hdr, const uint8_t *p, const uint8_t *end,
+                           const uint8_t **stop)
+{
+    int r = v1_field_start_error(p, end, 1);
+    if (r != 0)
+        return r;
+    r = v1_family_token(p, end, &hdr->family, stop);
+    if (r == PP_OK && hdr->family == PP_AF_UNSPEC && *stop != end &&
+        (**stop == ' ' || **stop == '\r'))
+        return 0; /* UNKNOWN may end the line at once */
+    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_FAMILY, 1);
+}
+
+/* UNKNOWN: skip to the first CR; an LF before it is a lone LF. */
+static int v1_unknown_rest(const uint8_t *p, const uint8_t *end,
+                           const uint8_t **stop)
+{
+    for (; p != end; p++) {
+        if (*p == '\r') {
+            *stop = p;
+            return 0;
+        }
+        if (*p == '\n')
+            return PP_ERR_V1_CRLF;
+    }
+    *stop = p;
+    return V1_NEED;
+}
+
+/* The longest line allowed: max_len when it is 1..106, else 107 (0 wraps
+ * around to the largest size_t). */
+static size_t v1_max_line_len(const pp_header *hdr)
+{
+    return hdr->max_len - 1 < PP_V1_MAX_LEN - 1 ? hdr->max_len : PP_V1_MAX_LEN;
+}
+
+/* The result of a whole valid line of n bytes, written by both ways
+ * through a line: the family was read, the rest follows from it.
+ * Returns n. */
+static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
+{
+    PP_ASSERT(n >= V1_MIN_LEN && n <= PP_V1_MAX_LEN);
+    hdr->family = family;
+    hdr->version = 1;
+    hdr->transport =
+        family == PP_AF_UNSPEC ? PP_TRANSPORT_UNSPEC : PP_TRANSPORT_STREAM;
+    hdr->command = PP_CMD_PROXY;
+    return (int)n;
+}
+
+/* The v1 line, resumable at each field: fields already checked are not
+ * looked at again; the field in progress is re-read from its start (an
+ * IPv4 address from its first octet not yet final), at most 45 bytes, so
+ * byte-by-byte feeding costs a bounded multiple. Fields are read from
+ * [st->pos, end), end being where the CR must come by. Returns the line's
+ * length, V1_NEED or an error. */
+static int v1_fields(pp_header *hdr, const uint8_t *buf, size_t len,
+                     const uint8_t *end)
+{
+    hdr_progress *st = hdr_state(hdr);
+    const uint8_t *p = buf + st->pos, *s = p;
+    int r = 0;
+
+    PP_ASSERT(st->stage >= ST_V1_FAMILY && st->stage <= ST_V1_LF);
+    if (p > end) /* len shrank since an earlier call: caller misuse */
+        return PP_ERR_ARG;
+    switch (st->stage) {
+    case ST_V1_FAMILY:
+        r = v1_family_field(hdr, p, end, &s);
+        if (r != 0)
+            break;
+        p = s + 1;
+        if (hdr->family == PP_AF_UNSPEC) {
+            if (*s == '\r')
+                goto lf;
+            st->stage = ST_V1_REST;
+            goto rest;
+        }
+        st->stage = ST_V1_SRC;
+        /* fallthrough */
+    case ST_V1_SRC:
+        r = v1_address(hdr, p, end, hdr->src.ip, &s);
+        if (r != 0)
+            break;
+        p = s + 1;
+        st->stage = ST_V1_DST;
+        /* fallthrough */
+    case ST_V1_DST:
+        r = v1_address(hdr, p, end, hdr->dst.ip, &s);
+        if (r != 0)
+            break;
+        p = s + 1;
+        st->stage = ST_V1_SPORT;
+        /* fallthrough */
+    case ST_V1_SPORT:
+        r = v1_port_field(p, end, &hdr->src.port, ' ', &s);
+        if (r != 0)
+            break;
+        p = s + 1;
+        st->stage = ST_V1_DPORT;
+        /* fallthrough */
+    case ST_V1_DPORT:
+        r = v1_port_field(p, end, &hdr->dst.port, '\r', &s);
+        if (r != 0)
+            break;
+        p = s + 1;
+        goto lf;
+    case ST_V1_REST:
+    rest:
+        r = v1_unknown_rest(p, end, &s);
+        p = s;
+        if (r != 0)
+            break;
+        p = s + 1;
+        /* fallthrough */
+    case ST_V1_LF:
+    lf:
+        st->stage = ST_V1_LF;
+        if (p == buf + len) {
+            r = V1_NEED;
+            break;
+        }
+        if (*p != '\n')
+            return PP_ERR_V1_CRLF;
+        return v1_result(hdr, hdr->family, (size_t)(p + 1 - buf));
+    default:
+        return PP_ERR_ARG; /* corrupted state */
+    }
+    if (r != V1_NEED)
+        return r;
+    st->pos = (uint32_t)(p - buf);
+    return V1_NEED;
+}
+
+/* The resumable parser after "PROXY ": the line's length, PP_INCOMPLETE,
+ * or an error. */
+static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
+{
+    size_t limit = v1_max_line_len(hdr);
+    /* The CR must sit within the first limit - 1 bytes. */
+    const uint8_t *end = buf + (len < limit - 1 ? len : limit - 1);
+    int r = v1_fields(hdr, buf, len, end);
+
+    if (r != V1_NEED)
+        return r;
+    /* More bytes cannot help once the CR can no longer come in time. */
+    if ((size_t)(end - buf) == limit - 1 && hdr_state(hdr)->stage != ST_V1_LF)
+        return limit == PP_V1_MAX_LEN ? PP_ERR_V1_TOO_LONG : PP_ERR_TOO_LONG;
+    return PP_INCOMPLETE;
+}
+
+/* "PROXY" then one space, then the fields: the line's length,
+ * PP_INCOMPLETE, or an error. */
+static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
+{
+    hdr_progress *st = hdr_state(hdr);
+    size_t n = len < 5 ? len : 5;
+
+    if (!prefix_eq(buf, "PROXY", n))
+        return PP_ERR_NOT_PROXY;
+    if (len < 5)
+        return PP_INCOMPLETE;
+    if (hdr->flags & PP_F_NO_V1)
+        return PP_ERR_VERSION_DISABLED;
+    if (len < 6)
+        return PP_INCOMPLETE;
+    if (buf[5] != ' ')
+        return PP_ERR_V1_SYNTAX;
+    st->pos = 6;
+    st->stage = ST_V1_FAMILY;
+    return v1_parse(hdr, buf, len);
+}
+
+/* A first call starting with 'P', by the resumable parser from byte 0.
+ * Every answer of the whole-line path but its successes comes from here,
+ * so that any split of the bytes gives the same answer. */
+static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *b,
+                                           size_t len)
+{
+    return hdr_end_call(hdr,
+                        hdr_max_len_below(hdr->max_len, V1_MIN_LEN)
+                            ? PP_ERR_TOO_LONG
+                            : v1_signature(hdr, b, len),
+                        0);
+}
+
+/* ---- the whole-line fast path ----------------------------------------- */
+
+/* The length of a line whose last field stopped at s, when s is its CR,
+ * the LF follows and the line is within the limit; else 0. */
+static PP_INLINE size_t v1_line_len(const pp_header *hdr, const uint8_t *b,
+                                    size_t len, const uint8_t *s)
+{
+    size_t cr = (size_t)(s - b); /* the line is cr + 2 bytes */
+
+    /* Over v1_max_line_len: over 107, or over a max_len (0 wraps around). */
+    if (*s != '\r' || cr + 1 >= len || s[1] != '\n' || cr + 2 > PP_V1_MAX_LEN ||
+        hdr->max_len - 1 < cr + 1)
+        return 0;
+    return cr + 2;
+}
+
+/* The length of a line whose destination address stopped at s, with both
+ * ports and the line's end valid; else 0. */
+static PP_INLINE size_t v1_ports_line_len(pp_header *hdr, const uint8_t *b,
+                                          size_t len, const uint8_t *s,
+                                          const uint8_t *stop)
+{
+    if (*s != ' ' || v1_port(s + 1, stop, &hdr->src.port, &s, 0) != PP_OK ||
+        *s != ' ' || v1_port(s + 1, stop, &hdr->dst.port, &s, 0) != PP_OK)
+        return 0;
+    return v1_line_len(hdr, b, len, s);
+}
+
+/* A first call with "PROXY TCP4 " and the whole line in: the fields
+ * straight through with the unbounded parsers. stop is a CR or LF at or
+ * before the line's end: every field parser reads a byte only after the
+ * one before it continued the field, and CR and LF continue none, so none
+ * reads past stop. Errors, and anything unusual, go to v1_parse_from_start. */
+static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
+                                    size_t len, const uint8_t *stop)
+{
+    const uint8_t *s;
+    size_t n;
+
+    if (v1_ip4_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
+        v1_ip4_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
+        (n = v1_ports_line_len(hdr, b, len, s, stop)) == 0)
+        return v1_parse_from_start(hdr, b, len);
+    return hdr_end_call(hdr, v1_result(hdr, PP_AF_INET, n), 0);
+}
+
+/* The same for "PROXY TCP6 ". */
+static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
+                                    size_t len, const uint8_t *stop)
+{
+    const uint8_t *s;
+    size_t n;
+
+    if (v1_ip6_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
+        v1_ip6_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
+        (n = v1_ports_line_len(hdr, b, len, s, stop)) == 0)
+        return v1_parse_from_start(hdr, b, len);
+    return hdr_end_call(hdr, v1_result(hdr, PP_AF_INET6, n), 0);
+}
+
+/* Whether p..cr is "UNKNOWN", alone or followed by a space and any bytes
+ * but LF. */
+static int v1_is_unknown_text(const uint8_t *p, const uint8_t *cr)
+{
+    if (cr - p < 7 || memcmp(p, "UNKNOWN", 7) != 0)
+        return 0;
+    p += 7;
+    return p == cr || (*p == ' ' && memchr(p, '\n', (size_t)(cr - p)) == NULL);
+}
+
+/* The same for "PROXY UNKNOWN": up to the first CR, no LF before it. */
+static PP_NOINLINE int v1_unknown_line(pp_header *hdr, const uint8_t *b,
+                                       size_t len, const uint8_t *stop)
+{
+    size_t room = (size_t)(stop - b), limit = v1_max_line_len(hdr), n = 0;
+    const uint8_t *cr = *stop == '\r'
+        ? stop
+        : (const uint8_t *)memchr(b, '\r', room < limit ? room : limit);
+
+    if (cr != NULL && v1_is_unknown_text(b + 6, cr))
+        n = v1_line_len(hdr, b, len, cr);
+    if (n == 0)
+        return v1_parse_from_start(hdr, b, len);
+    return hdr_end_call(hdr, v1_result(hdr, PP_AF_UNSPEC, n), 0);
+}
+
+/* The whole line, bounded by stop, after "PROXY TC" (tcp) or "PROXY UN". */
+static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
+                             const uint8_t *stop, int tcp)
+{
+    if (!tcp)
+        return v1_unknown_line(hdr, b, len, stop);
+    /* len >= V1_MIN_LEN: bytes 8..10 are in. Once they read "P4 " or
+     * "P6 ", stop (a CR or LF) lies after them, beyond the address start. */
+    if (b[8] == 'P') {
+        if (same2(b + 9, "4 "))
+            return v1_tcp4_line(hdr, b, len, stop);
+        if (same2(b + 9, "6 "))
+            return v1_tcp6_line(hdr, b, len, stop);
+    }
+    return v1_parse_from_start(hdr, b, len);
+}
+
+/* The whole line bounded by the first CR within the limit, if there is
+ * one. Out of line: the memchr call would cost v1_first_call a stack
+ * frame. */
+static PP_NOINLINE int v1_line_to_cr(pp_header *hdr, const uint8_t *b,
+                                     size_t len, int tcp)
+{
+    size_t limit = v1_max_line_len(hdr);
+    const uint8_t *cr =
+        (const uint8_t *)memchr(b, '\r', len < limit ? len : limit);
+
+    if (cr == NULL)
+        return v1_parse_from_start(hdr, b, len);
+    return v1_line(hdr, b, len, cr, tcp);
+}
+
+/* A first call starting with 'P', len >= V1_MIN_LEN. The usual case, the
+ * whole line in, goes straight through (v1_line), bounded by the last byte
+ * when that is the LF (a read of exactly the header), else by the first
+ * CR. "PROXY TC" and "PROXY UN" are one word each. */
+static PP_NOINLINE int v1_first_call(pp_header *hdr, const uint8_t *b,
+                                     size_t len)
+{
+    int tcp;
+
+    if ((hdr->flags & PP_F_NO_V1) != 0)
+        return v1_parse_from_start(hdr, b, len);
+    if (same8(b, "PROXY TC"))
+        tcp = 1;
+    else if (same8(b, "PROXY UN"))
+        tcp = 0;
+    else
+        return v1_parse_from_start(hdr, b, len);
+    if (b[len - 1] == '\n')
+        return v1_line(hdr, b, len, b + len - 1, tcp);
+    return v1_line_to_cr(hdr, b, len, tcp);
 }
 
 /* ======================================================================
- * CRC32C (Castagnoli, reflected polynomial 0x82F63B78)
+ * 3. v2 and TLVs; pp_parse
+ * ==================================================================== */
+
+/* The address block length of a valid family/transport byte (0x00, or
+ * family 1..3 with transport 1..2), -1 for any other byte. */
+static int v2_block_len(uint8_t fam)
+{
+    switch (fam) {
+    case 0x00:
+        return 0;
+    case 0x11:
+    case 0x12:
+        return 12;
+    case 0x21:
+    case 0x22:
+        return 36;
+    case 0x31:
+    case 0x32:
+        return 216;
+    default:
+        return -1;
+    }
+}
+
+/* The error byte 12 proves (version 2 is checked first, then the command
+ * LOCAL or PROXY), or 0. */
+static int v2_version_command_error(uint8_t b)
+{
+    if ((unsigned)b - 0x20 <= PP_CMD_PROXY)
+        return 0; /* 0x20 or 0x21: the only valid values */
+    return (b >> 4) != 2 ? PP_ERR_V2_VERSION : PP_ERR_V2_COMMAND;
+}
+
+/* Fewer than the 16 fixed bytes: the error they prove, or PP_INCOMPLETE.
+ * The same checks as v2_fixed_total, each as soon as its byte is in. */
+static int v2_fixed_prefix_status(const pp_header *hdr, const uint8_t *buf,
+                                  size_t len)
+{
+    int r;
+
+    if (!prefix_eq(buf, v2_sig, len < 12 ? len : 12))
+        return PP_ERR_NOT_PROXY;
+    if (len < 12)
+        return PP_INCOMPLETE;
+    if (hdr->flags & PP_F_NO_V2)
+        return PP_ERR_VERSION_DISABLED;
+    if (len < 13)
+        return PP_INCOMPLETE;
+    r = v2_version_command_error(buf[12]);
+    if (r != 0)
+        return r;
+    if (len >= 14 && v2_block_len(buf[13]) < 0)
+        return PP_ERR_V2_FAMILY;
+    return PP_INCOMPLETE;
+}
+
+/* The 16 fixed bytes, all in, the signature already checked: the rest in
+ * the order v2_fixed_prefix_status uses, then the length. Returns the
+ * header length 16 + L, or an error; *tlv_at gets the offset of the TLV
+ * region (a LOCAL block too short for its family is skipped unexamined). */
+static PP_INLINE int v2_fixed_total(const pp_header *hdr, const uint8_t *buf,
+                                    uint32_t *tlv_at)
+{
+    uint8_t cmd = buf[12];
+    uint32_t addr_len = load_be16(buf + 14), total = 16 + addr_len;
+    int r, block;
+
+    if (hdr->flags & PP_F_NO_V2)
+        return PP_ERR_VERSION_DISABLED;
+    r = v2_version_command_error(cmd);
+    if (r != 0)
+        return r;
+    block = v2_block_len(buf[13]);
+    if (block < 0)
+        return PP_ERR_V2_FAMILY;
+    if ((cmd & 0xF) == PP_CMD_PROXY && addr_len < (uint32_t)block)
+        return PP_ERR_V2_ADDR_LEN;
+    if (hdr->max_len != 0 && total > hdr->max_len)
+        return PP_ERR_TOO_LONG;
+    *tlv_at = addr_len >= (uint32_t)block ? 16 + (uint32_t)block : total;
+    return (int)total;
+}
+
+/* Where the TLVs of a valid header start, as v2_fixed_total works it
+ * out. */
+static uint32_t v2_tlv_start(const uint8_t *buf)
+{
+    uint32_t addr_len = load_be16(buf + 14);
+    uint32_t block = (uint32_t)v2_block_len(buf[13]);
+
+    return addr_len >= block ? 16 + block : 16 + addr_len;
+}
+
+/* Whether the sub-TLVs of a whole SSL TLV value (len >= 5) tile it after
+ * its client and verify fields. */
+static int v2_ssl_is_tiled(const uint8_t *v, uint32_t len)
+{
+    uint32_t pos = 5;
+
+    while (pos < len) {
+        if (len - pos < 3)
+            return 0;
+        pos += 3 + (uint32_t)load_be16(v + pos + 1);
+    }
+    return pos == len;
+}
+
+/* The error a TLV's header alone proves, or 0; its value starts at offset
+ * at, *crc_at is the offset of the CRC32C value seen so far (0: none). The
+ * writer refuses what this refuses. */
+static int v2_tlv_header_error(uint32_t *crc_at, uint8_t type, uint32_t vlen,
+                               uint32_t at)
+{
+    switch (type) {
+    case PP_TLV_CRC32C:
+        if (vlen != 4 || (*crc_at != 0 && *crc_at != at))
+            return PP_ERR_TLV_CRC32C;
+        *crc_at = at;
+        return 0;
+    case PP_TLV_UNIQUE_ID:
+        return vlen > PP_UNIQUE_ID_MAX ? PP_ERR_TLV_UNIQUE_ID : 0;
+    case PP_TLV_SSL:
+        return vlen < 5 ? PP_ERR_TLV_SSL : 0;
+    default:
+        return 0;
+    }
+}
+
+static int v2_crc_matches(const uint8_t *buf, uint32_t total, uint32_t at)
+{
+    return crc_gap(buf, total, at) == load_be32(buf + at);
+}
+
+static void v2_unix_addr(pp_addr *a, const uint8_t *field)
+{
+    const uint8_t *nul = (const uint8_t *)memchr(field, 0, PP_UNIX_PATH_LEN);
+    a->unix_raw = field;
+    a->path = (const char *)field;
+    a->path_len = nul ? (size_t)(nul - field) : PP_UNIX_PATH_LEN;
+}
+
+/* Out of line, and a tail call of v2_done: the memchr calls stay off
+ * the INET/INET6 path. Returns total. */
+static PP_NOINLINE int v2_unix_addrs(pp_header *hdr, const uint8_t *buf,
+                                     uint32_t total)
+{
+    v2_unix_addr(&hdr->src, buf + 16);
+    v2_unix_addr(&hdr->dst, buf + 16 + PP_UNIX_PATH_LEN);
+    return (int)total;
+}
+
+/* A whole valid v2 header of total bytes, its TLVs from tlv_at: the call
+ * ends with this length, and the result is written, by this function
+ * only. Returns total. The wire bytes are read into locals first: stores
+ * into *hdr may alias buf. */
+static PP_INLINE int v2_done(pp_header *hdr, const uint8_t *buf, uint32_t total,
+                             uint32_t tlv_at)
+{
+    uint8_t cmd = buf[12] & 0xF, fam = buf[13];
+
+    PP_ASSERT(tlv_at >= 16 && tlv_at <= total);
+    hdr_end_call(hdr, (int)total, 0);
+    if (tlv_at < total) {
+        hdr->tlvs = buf + tlv_at;
+        hdr->tlvs_len = total - tlv_at;
+    }
+    hdr->version = 2;
+    hdr->command = cmd;
+    hdr->family = fam >> 4;
+    hdr->transport = fam & 0xF;
+    if (cmd != PP_CMD_PROXY)
+        return (int)total;
+    if (fam >> 4 == PP_AF_INET6) {
+        memcpy(hdr->src.ip, buf + 16, 16);
+        memcpy(hdr->dst.ip, buf + 32, 16);
+        hdr->src.port = load_be16(buf + 48);
+        hdr->dst.port = load_be16(buf + 50);
+    } else if (fam >> 4 == PP_AF_INET) {
+        memcpy(hdr->src.ip, buf + 16, 4);
+        memcpy(hdr->dst.ip, buf + 20, 4);
+        hdr->src.port = load_be16(buf + 24);
+        hdr->dst.port = load_be16(buf + 26);
+    } else if (fam >> 4 == PP_AF_UNIX) {
+        return v2_unix_addrs(hdr, buf, total);
+    }
+    return (int)total;
+}
+
+/* All TLVs passed and the header is whole: the CRC32C, then the
+ * result. */
+static PP_NOINLINE int v2_finish(pp_header *hdr, const uint8_t *buf)
+{
+    const hdr_progress *st = hdr_state(hdr);
+
+    if (st->crc_at != 0 && !v2_crc_matches(buf, st->total, st->crc_at))
+        return hdr_end_call(hdr, PP_ERR_CRC32C_MISMATCH, 0);
+    return v2_done(hdr, buf, st->total, st->tlv_at);
+}
+
+/* The bytes ran out: resume at pos; until len reaches wake no call can
+ * learn anything. */
+static PP_INLINE int v2_wait(pp_header *hdr, uint32_t pos, size_t wake)
+{
+    hdr_state(hdr)->pos = pos;
+    return hdr_end_call(hdr, PP_INCOMPLETE, wake);
+}
+
+/* The TLV stage: the TLVs whose bytes have arrived, from st->pos on, then
+ * the CRC32C and the result. An SSL TLV is checked again when its value
+ * is whole; other TLVs need their header only, so each is looked at once.
+ * Each TLV checks that the one after it is not 1 or 2 bytes short
+ * (v2_first_call checks the first). pos is the end of the TLV whose
+ * header was just read. */
+static PP_NOINLINE int v2_tlv_stage(pp_header *hdr, const uint8_t *buf,
+                                    size_t len)
+{
+    hdr_progress *st = hdr_state(hdr);
+    uint32_t pos = st->pos, total = st->total;
+
+    PP_ASSERT(st->stage == ST_V2_TLVS && total >= 16 && pos <= total);
+    PP_ASSERT(len == 0 || buf != NULL);
+    while (pos < total) {
+        uint32_t vlen, start = pos;
+        uint8_t type;
+        int r;
+
+        if (len < (size_t)pos + 3)
+            return v2_wait(hdr, pos, pos + 3);
+        type = buf[pos];
+        vlen = load_be16(buf + pos + 1);
+        pos += 3 + vlen;
+        if (pos > total)
+            return hdr_end_call(hdr, PP_ERR_TLV_TRUNCATED, 0);
+        r = v2_tlv_header_error(&st->crc_at, type, vlen, start + 3);
+        if (r != 0)
+            return hdr_end_call(hdr, r, 0);
+        /* 1 or 2 bytes after this TLV: known now (0 wraps around). */
+        if (total - pos - 1 < 2)
+            return hdr_end_call(hdr, PP_ERR_TLV_TRUNCATED, 0);
+        if (type == PP_TLV_SSL) {
+            if (len < pos)
+                return v2_wait(hdr, start, pos);
+            if (!v2_ssl_is_tiled(buf + start + 3, vlen))
+                return hdr_end_call(hdr, PP_ERR_TLV_SSL, 0);
+        }
+    }
+    if (len < total)
+        return v2_wait(hdr, pos, total);
+    return v2_finish(hdr, buf);
+}
+
+/* The TLV stage begins at tlv_at of a header of total bytes. */
+static PP_NOINLINE int v2_tlvs_begin(pp_header *hdr, const uint8_t *buf,
+                                     size_t len, uint32_t total,
+                                     uint32_t tlv_at)
+{
+    hdr_progress *st = hdr_state(hdr);
+
+    /* 1 or 2 bytes where the first TLV header would start can never hold
+     * one; the TLV stage checks this for the TLVs after each one. */
+    st->total = total; /* pp_expected_len from now on, errors included */
+    if (total - tlv_at - 1 < 2)
+        return hdr_end_call(hdr, PP_ERR_TLV_TRUNCATED, 0);
+    st->pos = tlv_at;
+    st->tlv_at = tlv_at;
+    st->stage = ST_V2_TLVS;
+    return v2_tlv_stage(hdr, buf, len);
+}
+
+/* A first call with the 16 fixed bytes in, starting with the signature.
+ * A header without TLVs that is all in is done at once; any other goes to
+ * the TLV stage, which it may then finish in the same call. */
+static PP_NOINLINE int v2_first_call(pp_header *hdr, const uint8_t *b,
+                                     size_t len)
+{
+    uint32_t tlv_at = 0;
+    int total;
+
+    /* A max_len below the shortest header is too long at byte 1. */
+    if (hdr_max_len_below(hdr->max_len, 16))
+        return hdr_end_call(hdr, PP_ERR_TOO_LONG, 0);
+    total = v2_fixed_total(hdr, b, &tlv_at);
+    if (total < 0)
+        return hdr_end_call(hdr, total, 0);
+    if (tlv_at == (uint32_t)total && len >= (size_t)total)
+        return v2_done(hdr, b, tlv_at, tlv_at);
+    return v2_tlvs_begin(hdr, b, len, (uint32_t)total, tlv_at);
+}
+
+/* Bytes 8..15 of the common v2 header for each family byte: the last 4
+ * bytes of the signature, version 2 with the PROXY command bit (a LOCAL
+ * header is compared with the bit set), the family, and a length of
+ * exactly the family's address block, so no TLVs. UNSPEC, INET and INET6
+ * only; all zero, never matched, for the other bytes. */
+#define V2_PLAIN(fam, block)                                                   \
+    [fam] = {0x55, 0x49, 0x54, 0x0A, 0x21, fam, 0, block}
+static const uint8_t v2_plain_tail[256][8] = {
+    V2_PLAIN(0x00, 0), V2_PLAIN(0x11, 12), V2_PLAIN(0x12, 12),
+    V2_PLAIN(0x21, 36), V2_PLAIN(0x22, 36)};
+#undef V2_PLAIN
+
+/* The length of the common v2 header at a first call whose first 8 bytes
+ * are those of the signature, or 0: the rest of the signature, the whole
+ * header in, without TLVs, LOCAL or PROXY over UNSPEC, INET or INET6, the
+ * settings allowing it. Such a header passes all of v2_fixed_total's
+ * checks, decided here with one compare of bytes 8..15; 0 leaves the
+ * decision to the general path. */
+static PP_INLINE size_t v2_plain_len(const pp_header *hdr, const uint8_t *b,
+                                     size_t len)
+{
+    static const uint8_t cmd_bit[8] = {0, 0, 0, 0, PP_CMD_PROXY, 0, 0, 0};
+    uint64_t got, want, bit;
+    size_t total = 16u + (size_t)b[15];
+
+    /* Same-order loads on both sides: endian-neutral. */
+    memcpy(&got, b + 8, 8);
+    memcpy(&want, v2_plain_tail[b[13]], 8);
+    memcpy(&bit, cmd_bit, 8);
+    if ((got | bit) != want || (hdr->flags & PP_F_NO_V2) != 0 ||
+        hdr_max_len_below(hdr->max_len, total) || len < total)
+        return 0;
+    return total;
+}
+
+/* A first call (stage ST_START) that is not a v2 header with its fixed
+ * part in. Each call starts again from byte 0 until the v1 signature or
+ * the v2 fixed part is all in. */
+static PP_NOINLINE int hdr_first_call(pp_header *hdr, const uint8_t *b,
+                                      size_t len)
+{
+    if (len >= V1_MIN_LEN && b[0] == 'P')
+        return v1_first_call(hdr, b, len);
+    if (len == 0)
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
+    if (b[0] == 'P')
+        return v1_parse_from_start(hdr, b, len);
+    if (b[0] != '\r')
+        return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0);
+    if (hdr_max_len_below(hdr->max_len, 16))
+        return hdr_end_call(hdr, PP_ERR_TOO_LONG, 0);
+    if (len < 16)
+        return hdr_end_call(hdr, v2_fixed_prefix_status(hdr, b, len), 0);
+    return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0); /* signature differs */
+}
+
+/* A call after a finished result: the same answer, the state unchanged.
+ * After a success the buffer may have moved: the views point into this
+ * one (v2_done ends the call again with the same length). */
+static PP_NOINLINE int hdr_repeat_result(pp_header *hdr, const uint8_t *b,
+                                         size_t len)
+{
+    const hdr_progress *st = hdr_cstate(hdr);
+
+    if (st->stage == ST_FAILED)
+        return st->result;
+    if (hdr->version == 2 && b != NULL && len >= hdr->length)
+        return v2_done(hdr, b, (uint32_t)hdr->length, v2_tlv_start(b));
+    return (int)hdr->length;
+}
+
+/* A call after the first one that got past ST_START. */
+static PP_NOINLINE int hdr_later_call(pp_header *hdr, const uint8_t *b,
+                                      size_t len)
+{
+    const hdr_progress *st = hdr_cstate(hdr);
+
+    if (st->stage == ST_V2_TLVS)
+        return v2_tlv_stage(hdr, b, len);
+    if (st->stage == ST_DONE || st->stage == ST_FAILED)
+        return hdr_repeat_result(hdr, b, len);
+    if (len == 0)
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
+    return hdr_end_call(hdr, v1_parse(hdr, b, len), 0);
+}
+
+int pp_parse(pp_header *hdr, const void *buf, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    const hdr_progress *st = hdr_cstate(hdr);
+
+    if (st->stage == ST_START) {
+        if (len >= 16 && same8(b, v2_sig)) {
+            size_t n = v2_plain_len(hdr, b, len);
+            if (n != 0)
+                return v2_done(hdr, b, (uint32_t)n, (uint32_t)n);
+            if (memcmp(b + 8, v2_sig + 8, 4) == 0)
+                return v2_first_call(hdr, b, len);
+        }
+        return hdr_first_call(hdr, b, len);
+    }
+    /* Below wake (0 but in the v2 TLV stage) the new bytes cannot decide
+     * anything: answered at once, the state unchanged (once a byte when a
+     * header is fed byte by byte). */
+    if (len < st->wake)
+        return PP_INCOMPLETE;
+    return hdr_later_call(hdr, b, len);
+}
+
+/* total is set once a v2 fixed part was accepted (and kept after a later
+ * error); v1 never sets it. */
+size_t pp_expected_len(const pp_header *hdr)
+{
+    const hdr_progress *st = hdr_cstate(hdr);
+
+    if (st->stage == ST_DONE)
+        return hdr->length;
+    return st->total;
+}
+
+int pp_has_addresses(const pp_header *hdr)
+{
+    /* The parser sets command only with the final result, and a zeroed
+     * header's command is PP_CMD_LOCAL: an unfinished parse says 0. */
+    return hdr->command == PP_CMD_PROXY &&
+        (hdr->family == PP_AF_INET || hdr->family == PP_AF_INET6 ||
+         hdr->family == PP_AF_UNIX);
+}
+
+/* TLV iteration: over a block pp_parse validated, or any bytes. */
+
+void pp_tlv_iter_init(pp_tlv_iter *it, const pp_header *hdr)
+{
+    it->next = hdr->tlvs;
+    it->end = hdr->tlvs ? hdr->tlvs + hdr->tlvs_len : NULL;
+}
+
+void pp_ssl_iter_init(pp_tlv_iter *it, const pp_tlv *ssl)
+{
+    if (ssl == NULL || ssl->type != PP_TLV_SSL || ssl->len < 5) {
+        it->next = it->end = NULL;
+        return;
+    }
+    it->next = ssl->value + 5;
+    it->end = ssl->value + ssl->len;
+}
+
+int pp_tlv_next(pp_tlv_iter *it, pp_tlv *tlv)
+{
+    size_t left;
+
+    if (it->next == NULL || it->next >= it->end)
+        return 0;
+    left = (size_t)(it->end - it->next);
+    if (left < 3 || (size_t)load_be16(it->next + 1) > left - 3) {
+        it->next = it->end;
+        return 0;
+    }
+    tlv->type = it->next[0];
+    tlv->len = load_be16(it->next + 1);
+    tlv->value = it->next + 3;
+    it->next += 3 + (size_t)tlv->len;
+    return 1;
+}
+
+int pp_tlv_find(const pp_header *hdr, uint8_t type, pp_tlv *tlv)
+{
+    pp_tlv_iter it;
+
+    pp_tlv_iter_init(&it, hdr);
+    while (pp_tlv_next(&it, tlv))
+        if (tlv->type == type)
+            return 1;
+    return 0;
+}
+
+/* ======================================================================
+ * 4. Typed TLV accessors
+ * ==================================================================== */
+
+static int tlv_find_bytes(const pp_header *hdr, uint8_t type, pp_bytes *out)
+{
+    pp_tlv t;
+
+    if (!pp_tlv_find(hdr, type, &t))
+        return 0;
+    out->ptr = t.value;
+    out->len = t.len;
+    return 1;
+}
+
+int pp_alpn(const pp_header *hdr, pp_bytes *out)
+{
+    return tlv_find_bytes(hdr, PP_TLV_ALPN, out);
+}
+
+int pp_authority(const pp_header *hdr, pp_bytes *out)
+{
+    return tlv_find_bytes(hdr, PP_TLV_AUTHORITY, out);
+}
+
+int pp_unique_id(const pp_header *hdr, pp_bytes *out)
+{
+    return tlv_find_bytes(hdr, PP_TLV_UNIQUE_ID, out);
+}
+
+int pp_netns(const pp_header *hdr, pp_bytes *out)
+{
+    return tlv_find_bytes(hdr, PP_TLV_NETNS, out);
+}
+
+/* Where each known SSL sub-TLV goes in pp_ssl_info; NULL for others. */
+static pp_bytes *tlv_ssl_field(pp_ssl_info *info, uint8_t type)
+{
+    switch (type) {
+    case PP_SSL_VERSION:
+        return &info->version;
+    case PP_SSL_CN:
+        return &info->cn;
+    case PP_SSL_CIPHER:
+        return &info->cipher;
+    case PP_SSL_SIG_ALG:
+        return &info->sig_alg;
+    case PP_SSL_KEY_ALG:
+        return &info->key_alg;
+    case PP_SSL_GROUP:
+        return &info->group;
+    case PP_SSL_SIG_SCHEME:
+        return &info->sig_scheme;
+    case PP_SSL_CLIENT_CERT:
+        return &info->client_cert;
+    default:
+        return NULL;
+    }
+}
+
+int pp_ssl(const pp_header *hdr, pp_ssl_info *out)
+{
+    pp_tlv ssl, sub;
+    pp_tlv_iter it;
+
+    memset(out, 0, sizeof *out);
+    if (!pp_tlv_find(hdr, PP_TLV_SSL, &ssl) || ssl.len < 5)
+        return 0;
+    out->client = ssl.value[0];
+    out->verify = load_be32(ssl.value + 1);
+    pp_ssl_iter_init(&it, &ssl);
+    while (pp_tlv_next(&it, &sub)) {
+        pp_bytes *f = tlv_ssl_field(out, sub.type);
+        if (f != NULL && f->ptr == NULL) {
+            f->ptr = sub.value;
+            f->len = sub.len;
+        }
+    }
+    return 1;
+}
+
+/* A cloud TLV: custom type, subtype byte, then the value. */
+static int tlv_find_cloud(const pp_header *hdr, uint8_t type, pp_tlv *t)
+{
+    return pp_tlv_find(hdr, type, t) && t->len >= 1 && t->value[0] == 0x01;
+}
+
+int pp_aws_vpce_id(const pp_header *hdr, pp_bytes *out)
+{
+    pp_tlv t;
+
+    if (!tlv_find_cloud(hdr, PP_TLV_AWS, &t) || t.len < 2)
+        return 0;
+    out->ptr = t.value + 1;
+    out->len = (size_t)t.len - 1;
+    return 1;
+}
+
+int pp_azure_linkid(const pp_header *hdr, uint32_t *out)
+{
+    pp_tlv t;
+
+    if (!tlv_find_cloud(hdr, PP_TLV_AZURE, &t) || t.len != 5)
+        return 0;
+    *out = (uint32_t)t.value[1] | (uint32_t)t.value[2] << 8 |
+        (uint32_t)t.value[3] << 16 | (uint32_t)t.value[4] << 24;
+    return 1;
+}
+
+int pp_gcp_psc_id(const pp_header *hdr, uint64_t *out)
+{
+    pp_tlv t;
+
+    if (!pp_tlv_find(hdr, PP_TLV_GCP, &t) || t.len != 8)
+        return 0;
+    *out = (uint64_t)load_be32(t.value) << 32 | load_be32(t.value + 4);
+    return 1;
+}
+
+/* ======================================================================
+ * 5. CRC32C (Castagnoli, reflected polynomial 0x82F63B78)
  * ==================================================================== */
 
 /* Slicing-by-8 tables: crc_table[0] is the byte table, crc_table[k][i] is
@@ -539,17 +2098,18 @@ static const uint32_t crc_table[8][256] = {
     },
 };
 
-static uint32_t crc32c_soft(uint32_t crc, const uint8_t *p, size_t len)
+static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t len)
 {
     while (len >= 8) {
-        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-                             (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        uint32_t lo = crc ^
+            ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+             (uint32_t)p[3] << 24);
         uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
-                      (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+            (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
         crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-              crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
-              crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-              crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+            crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+            crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
         p += 8;
         len -= 8;
     }
@@ -559,15 +2119,14 @@ static uint32_t crc32c_soft(uint32_t crc, const uint8_t *p, size_t len)
 }
 
 #ifdef PP_HAVE_X86_CRC
-/* Inlined into the sse4.2 functions below (same target, so gcc and clang
- * may inline it). */
-__attribute__((target("sse4.2")))
-static inline uint32_t crc32c_hw_run(uint32_t crc, const uint8_t *p,
-                                     size_t len)
+/* The CRC32C of len bytes with the SSE4.2 crc32 instruction, going on
+ * from crc (not inverted here). */
+__attribute__((target("sse4.2"))) static inline uint32_t
+crc_hw_run(uint32_t crc, const uint8_t *p, size_t len)
 {
 #ifdef __x86_64__
     uint64_t c = crc;
-    /* Four words per round: the loop overhead is most of the cost. */
+    /* Four words per round, then single words, then the tail. */
     while (len >= 32) {
         uint64_t w0, w1, w2, w3;
         memcpy(&w0, p, 8);
@@ -609,22 +2168,22 @@ static inline uint32_t crc32c_hw_run(uint32_t crc, const uint8_t *p,
     return crc;
 }
 
-__attribute__((target("sse4.2")))
-static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
-    return crc32c_hw_run(crc, p, len);
+    return crc_hw_run(crc, p, len);
 }
 
 /* The CRC of p[0..len) with the 4 bytes at p + at read as zeros. */
-__attribute__((target("sse4.2")))
-static uint32_t crc32c_hw_gap(const uint8_t *p, size_t len, size_t at)
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw_gap(const uint8_t *p, size_t len, size_t at)
 {
-    uint32_t crc = crc32c_hw_run(~0u, p, at);
+    uint32_t crc = crc_hw_run(~0u, p, at);
     crc = _mm_crc32_u32(crc, 0);
-    return ~crc32c_hw_run(crc, p + at + 4, len - at - 4);
+    return ~crc_hw_run(crc, p + at + 4, len - at - 4);
 }
 
-static int cpu_has_sse42(void)
+static int crc_cpu_has_sse42(void)
 {
 #ifdef __SSE4_2__
     return 1;
@@ -639,1955 +2198,31 @@ uint32_t pp_crc32c(uint32_t crc, const void *buf, size_t len)
     const uint8_t *p = (const uint8_t *)buf;
     crc = ~crc;
 #ifdef PP_HAVE_X86_CRC
-    if (cpu_has_sse42())
-        return ~crc32c_hw(crc, p, len);
+    if (crc_cpu_has_sse42())
+        return ~crc_hw(crc, p, len);
 #endif
-    return ~crc32c_soft(crc, p, len);
+    return ~crc_soft(crc, p, len);
 }
 
 /* pp_crc32c of p[0..len) with the 4 bytes at p + at read as zeros, in one
  * pass: how a v2 header's CRC32C TLV is checked. */
-static uint32_t crc32c_gap(const uint8_t *p, size_t len, size_t at)
+static uint32_t crc_gap(const uint8_t *p, size_t len, size_t at)
 {
     static const uint8_t zero[4] = {0, 0, 0, 0};
     uint32_t crc;
 #ifdef PP_HAVE_X86_CRC
-    if (cpu_has_sse42())
-        return crc32c_hw_gap(p, len, at);
+    if (crc_cpu_has_sse42())
+        return crc_hw_gap(p, len, at);
 #endif
-    crc = crc32c_soft(~0u, p, at);
-    crc = crc32c_soft(crc, zero, 4);
-    return ~crc32c_soft(crc, p + at + 4, len - at - 4);
+    crc = crc_soft(~0u, p, at);
+    crc = crc_soft(crc, zero, 4);
+    return ~crc_soft(crc, p + at + 4, len - at - 4);
 }
-
 /* ======================================================================
- * Strict address text
- *
- * Each parser reads a byte only after accepting the one before it, and
- * stops at the first byte that cannot continue the text, so it reads at
- * most a fixed number of bytes (the longest accepted prefix and one more).
- * When that many bytes are in, the end checks cannot fire: the parsers
- * take a `bounded` flag, a constant at each call, and are inlined so that
- * the unbounded copies lose those checks. Both copies run the same code
- * and give the same answers.
- *
- * The IPv4 parsers and the v1 port parser (with the v1 fields) take a
- * mode instead, with a third copy, TXT_VALID, for a v1 line the automaton
- * has checked up to its LF: it reads the values and checks nothing, but
- * with TXT_ROOM that each field starts two bytes or more before end. A
- * caller that changed the bytes since (a misuse) gets garbage values or a
- * failure, but no read past end: the LF at end - 1 stops every run of
- * digits, and a field's first byte and the separator after it are the
- * only bytes passed over without a test.
+ * 6. Writer: v1 lines and v2 headers
  * ==================================================================== */
 
-/* The modes. TXT_BOUNDED is 1, so a `bounded` flag is a mode as well. */
-#define TXT_BOUNDED 1 /* the text may run into end */
-#define TXT_VALID 2   /* a line the v1 automaton took, end after its LF */
-#define TXT_ROOM 4    /* with TXT_VALID: a field starts before end - 1 */
-
-/* p has a byte to read (always so when unbounded). */
-#define HAVE(p, end, mode) (!((mode)&TXT_BOUNDED) || (p) != (end))
-/* The text is to be checked (all modes but TXT_VALID). */
-#define CHECK(mode) (!((mode)&TXT_VALID))
-/* A field may start at p: with TXT_ROOM, two bytes or more before end. */
-#define FIELD_ROOM(p, end, mode) (!((mode)&TXT_ROOM) || (p) < (end)-1)
-
-static unsigned dec_digit(uint8_t c)
-{
-    return (unsigned)c - '0'; /* > 9 when not a digit */
-}
-
-/* Hex digit values, 16 for any other byte: one load per character. */
-#define H16_ 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16
-static const uint8_t hex_value[256] = {
-    H16_, H16_, H16_,
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 16, 16, 16, 16, 16,       /* '0'.. */
-    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'A' */
-    H16_,
-    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 'a' */
-    H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_, H16_};
-#undef H16_
-
-static unsigned hex_digit(uint8_t c)
-{
-    return hex_value[c]; /* 16 when not a hex digit */
-}
-
-/* One decimal octet 0..255 without leading zeros. The one-digit octet
- * costs two compares: the leading zero is looked at only when a second
- * digit follows it. */
-static PP_INLINE int ip4_octet(const uint8_t **pp, const uint8_t *end,
-                               uint8_t *out, int mode)
-{
-    const uint8_t *p = *pp;
-    unsigned v, d;
-
-    if (!HAVE(p, end, mode))
-        return PP_INCOMPLETE;
-    if (!FIELD_ROOM(p, end, mode))
-        return PP_ERR_V1_ADDRESS;
-    v = dec_digit(*p);
-    if (CHECK(mode) && v > 9)
-        return PP_ERR_V1_ADDRESS;
-    p++;
-    if (HAVE(p, end, mode) && (d = dec_digit(*p)) <= 9) {
-        if (CHECK(mode) && v == 0)
-            return PP_ERR_V1_ADDRESS; /* a leading zero */
-        v = v * 10 + d;
-        p++;
-        if (HAVE(p, end, mode) && (d = dec_digit(*p)) <= 9) {
-            v = v * 10 + d;
-            p++;
-            if (CHECK(mode) && v > 255)
-                return PP_ERR_V1_ADDRESS;
-        }
-    }
-    *out = (uint8_t)v;
-    *pp = p;
-    return PP_OK;
-}
-
-/* A dot, then an octet. */
-static PP_INLINE int ip4_dot_octet(const uint8_t **pp, const uint8_t *end,
-                                   uint8_t *out, int mode)
-{
-    if (!HAVE(*pp, end, mode))
-        return PP_INCOMPLETE;
-    if (CHECK(mode) && **pp != '.')
-        return PP_ERR_V1_ADDRESS;
-    (*pp)++;
-    return ip4_octet(pp, end, out, mode);
-}
-
-/* Where an IPv4 parse can go on later: octets before `done` are final
- * (each was stopped by a byte, not by the end of the bytes) and `at` is
- * where the next one starts, with its dot. */
-typedef struct ip4_mark {
-    const uint8_t *at;
-    int done;
-} ip4_mark;
-
-/* After octet n - 1 stopped at p: final unless the end stopped it. Only
- * a bounded parse can run into the end and need the mark. */
-static PP_INLINE void ip4_mark_at(ip4_mark *m, const uint8_t *p,
-                                  const uint8_t *end, int n, int mode)
-{
-    if ((mode & TXT_BOUNDED) && p != end) {
-        m->at = p;
-        m->done = n;
-    }
-}
-
-/* Octets m->done to 3 from m->at, written out rather than looped (the
- * compiler keeps all in registers); m follows the final octets. */
-static PP_INLINE int ip4_parse_from(ip4_mark *m, const uint8_t *end,
-                                    uint8_t out[4], const uint8_t **stop,
-                                    int mode)
-{
-    const uint8_t *p = m->at;
-    int r = PP_OK;
-
-    switch (m->done) {
-    case 0:
-        r = ip4_octet(&p, end, &out[0], mode);
-        if (r != PP_OK)
-            break;
-        ip4_mark_at(m, p, end, 1, mode);
-        /* fallthrough */
-    case 1:
-        r = ip4_dot_octet(&p, end, &out[1], mode);
-        if (r != PP_OK)
-            break;
-        ip4_mark_at(m, p, end, 2, mode);
-        /* fallthrough */
-    case 2:
-        r = ip4_dot_octet(&p, end, &out[2], mode);
-        if (r != PP_OK)
-            break;
-        ip4_mark_at(m, p, end, 3, mode);
-        /* fallthrough */
-    default:
-        r = ip4_dot_octet(&p, end, &out[3], mode);
-        if (r == PP_OK)
-            *stop = p;
-        break;
-    }
-    return r;
-}
-
-static PP_INLINE int ip4_parse(const uint8_t *p, const uint8_t *end,
-                               uint8_t out[4], const uint8_t **stop,
-                               int mode)
-{
-    ip4_mark m;
-
-    m.at = p;
-    m.done = 0;
-    return ip4_parse_from(&m, end, out, stop, mode);
-}
-
-/* Strict address text parsers over [p, end), no NUL needed. Parsing stops
- * at the first byte that cannot continue the address. PP_OK: [p, *stop) is
- * a complete address (*stop may be end, where more could still follow);
- * PP_INCOMPLETE: end reached inside a valid but unfinished prefix;
- * PP_ERR_V1_ADDRESS: the bytes can never form a valid address. out is in
- * network order. Used for v1 lines and for trust table text alike. */
-static int parse_ip4(const uint8_t *p, const uint8_t *end, uint8_t out[4],
-                     const uint8_t **stop)
-{
-    return ip4_parse(p, end, out, stop, 1);
-}
-
-/* The groups after "::", groups dc..n-1 of out, move to its end: right by
- * the 8 - n groups "::" stands for, last first; each place left behind is
- * zeroed, and refilled when a later move lands there. */
-static PP_INLINE void ip6_close_gap(uint8_t out[16], int n, int dc)
-{
-    static const uint8_t zero[2] = {0, 0};
-    int i, shift = 2 * (8 - n);
-
-    for (i = 2 * (n - 1); i >= 2 * dc; i -= 2) {
-        memcpy(out + i + shift, out + i, 2);
-        memcpy(out + i, zero, 2);
-    }
-}
-
-/* One more hex digit into *v when the next byte is one. */
-static PP_INLINE int hex_more(const uint8_t **pp, const uint8_t *end,
-                              unsigned *v, int bounded)
-{
-    unsigned d;
-
-    if (!HAVE(*pp, end, bounded) || (d = hex_digit(**pp)) > 15)
-        return 0;
-    *v = *v << 4 | d;
-    (*pp)++;
-    return 1;
-}
-
-/* One group of 1..4 hex digits at *pp into *v; the number of digits, 0
- * when none, or -1 for a fifth digit. Written out like the IPv4 octet. */
-static PP_INLINE int ip6_group(const uint8_t **pp, const uint8_t *end,
-                               unsigned *v, int bounded)
-{
-    *v = 0;
-    if (!hex_more(pp, end, v, bounded))
-        return 0;
-    if (!hex_more(pp, end, v, bounded))
-        return 1;
-    if (!hex_more(pp, end, v, bounded))
-        return 2;
-    if (!hex_more(pp, end, v, bounded))
-        return 3;
-    if (HAVE(*pp, end, bounded) && hex_digit(**pp) < 16)
-        return -1;
-    return 4;
-}
-
-/* n groups so far, "::" after dc of them (-1: none yet); max is the
- * number of groups allowed: 8, or 7 once "::" stands for at least one. */
-static PP_INLINE int ip6_parse(const uint8_t *p, const uint8_t *end,
-                               uint8_t out[16], const uint8_t **stop,
-                               int bounded)
-{
-    int n = 0, dc = -1, max = 8; /* right after "::" when dc == n */
-
-    /* Groups go into out as they come, so out is written even when the
-     * text turns out invalid or incomplete (results count only after a
-     * success). */
-    memset(out, 0, 16);
-
-    if (HAVE(p, end, bounded) && *p == ':') {
-        p++;
-        if (!HAVE(p, end, bounded))
-            return PP_INCOMPLETE;
-        if (*p++ != ':')
-            return PP_ERR_V1_ADDRESS;
-        dc = 0;
-        max = 7;
-    }
-    for (;;) {
-        const uint8_t *group = p;
-        unsigned v;
-        int digits;
-
-        if (!HAVE(p, end, bounded)) {
-            if (dc != n)
-                return PP_INCOMPLETE;
-            break; /* "::" ends the bytes: complete, though more may come */
-        }
-        digits = ip6_group(&p, end, &v, bounded);
-        if (digits < 0)
-            return PP_ERR_V1_ADDRESS; /* five hex digits */
-        if (digits == 0) {
-            if (dc != n)
-                return PP_ERR_V1_ADDRESS;
-            break; /* the address ends right after "::" */
-        }
-        if (HAVE(p, end, bounded) && *p == '.') {
-            uint8_t v4[4];
-            int r;
-            if (max - n < 2 || (dc < 0 && n != 6))
-                return PP_ERR_V1_ADDRESS;
-            r = ip4_parse(group, end, v4, &p, bounded);
-            if (r != PP_OK)
-                return r;
-            memcpy(out + 2 * n, v4, 4);
-            n += 2;
-            break;
-        }
-        /* n < max here: the ':' before this group checked it, or "::"
-         * did (below). */
-        store_be16(out + 2 * n++, (uint16_t)v);
-        if (!HAVE(p, end, bounded)) {
-            if (n == max || dc >= 0)
-                break; /* complete, though more may follow */
-            return PP_INCOMPLETE;
-        }
-        if (*p != ':') {
-            if (dc < 0 && n != 8)
-                return PP_ERR_V1_ADDRESS;
-            break;
-        }
-        if (n >= max)
-            return PP_ERR_V1_ADDRESS;
-        p++;
-        if (!HAVE(p, end, bounded))
-            return PP_INCOMPLETE;
-        if (*p == ':') {
-            if (dc >= 0)
-                return PP_ERR_V1_ADDRESS;
-            dc = n;
-            max = 7;
-            p++;
-            /* After seven groups "::" stands for the eighth: no group may
-             * follow it (a hex digit is one). */
-            if (n == 7 && HAVE(p, end, bounded) && hex_digit(*p) < 16)
-                return PP_ERR_V1_ADDRESS;
-        }
-    }
-    *stop = p;
-    if (dc >= 0)
-        ip6_close_gap(out, n, dc);
-    return PP_OK;
-}
-
-static int parse_ip6(const uint8_t *p, const uint8_t *end, uint8_t out[16],
-                     const uint8_t **stop)
-{
-    return ip6_parse(p, end, out, stop, 1);
-}
-
-/* ======================================================================
- * Parser state
- * ==================================================================== */
-
-enum stage {
-    ST_START = 0, /* v1 signature or v2 fixed part not all in yet */
-    ST_V1_FAMILY,
-    ST_V1_SRC,
-    ST_V1_DST,
-    ST_V1_SPORT,
-    ST_V1_DPORT,
-    ST_V1_REST, /* UNKNOWN: anything up to the CR */
-    ST_V1_LF,
-    ST_V2_TLVS,
-    ST_DONE,   /* sticky: a length */
-    ST_FAILED, /* sticky: the error in result */
-    /* In the v1 TCP4 automaton (own section). The only stage with bit 7
-     * set: pp_parse tells it apart by the sign of the stage byte, with
-     * the compare that tells ST_START apart. */
-    ST_V1_DFA = 0x80
-};
-
-/* Record a finished result (a length or an error) so that it sticks:
- * with wake 0, pp_parse answers every later call with it. Only the v2
- * TLV stage sets wake: an error may come from anywhere in it, a length
- * from v2_done only, which clears wake itself (one store less on the
- * other paths to a length). */
-static PP_INLINE int settle(pp_header *hdr, int r)
-{
-    if (r > 0) {
-        hdr->length = (size_t)r;
-        hdr->pp__p.stage = ST_DONE;
-    } else if (r != PP_INCOMPLETE) {
-        hdr->pp__p.result = (int8_t)r;
-        hdr->pp__p.stage = ST_FAILED;
-        hdr->pp__p.wake = 0;
-    }
-    return r;
-}
-
-#define V1_NEED 1 /* internal: the field runs into the end of the bytes */
-#define V1_MIN_LEN 15 /* "PROXY UNKNOWN\r\n": a lower max_len fits no line */
-
-static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                   0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
-
-/* ======================================================================
- * v1 TCP4 automaton
- *
- * Fed byte by byte, the field parsers re-read the field in progress at
- * each call. For "PROXY TCP4" lines a table-driven automaton checks each
- * new byte once instead, in a few instructions right in pp_parse. Its live
- * states are exactly the prefixes of valid TCP4 lines, those the field
- * parsers answer with PP_INCOMPLETE; it keeps no values. A first call's
- * PP_INCOMPLETE hands the bytes to it (a call with the whole line never
- * meets it). The LF that ends a line takes it to V1_DFA_LINE: the line is
- * valid, and the field parsers read its values without checking them
- * again. At any byte it has no transition for (TCP6, UNKNOWN, an error)
- * it exits: the ordinary parser takes all bytes again from the start, as
- * a first call. Its answer is the one any split gives, and it goes on
- * from there.
- *
- * pp__p.dfa: 0 not tried yet, 1 not to be tried (again), else
- * V1_DFA_BASE + a state, in use while the stage is ST_V1_DFA; pp__p.next
- * is then the length of the call that brings one new byte (the bytes
- * read, plus 1). (The table's V1_DFA_LINE, also 1, is never stored.)
- * ==================================================================== */
-
-/* BEGIN v1 TCP4 automaton: generated by tools/gen_v1_dfa.py */
-/* 80 states x 20 byte classes. cls: a byte's class times
- * V1_DFA_STATES (class 0, all other bytes, exits everywhere); next:
- * [class][state] -> V1_DFA_BASE + next state, V1_DFA_LINE when the
- * LF ends a valid line, or 0 to exit; field: [state] -> separators
- * (SP, CR) read, "PROXY " counted. */
-#define V1_DFA_BASE 128
-#define V1_DFA_LINE 1
-#define V1_DFA_STATES 80
-#define V1_DFA_CLASSES 20
-static const struct {
-    uint16_t cls[256];
-    uint8_t next[V1_DFA_CLASSES * V1_DFA_STATES];
-    uint8_t field[V1_DFA_STATES];
-} v1_dfa = {
-    {
-        ['\n'] = 1 * V1_DFA_STATES, ['\r'] = 2 * V1_DFA_STATES,
-        [' '] = 3 * V1_DFA_STATES, ['.'] = 4 * V1_DFA_STATES,
-        ['0'] = 5 * V1_DFA_STATES, ['1'] = 6 * V1_DFA_STATES,
-        ['2'] = 7 * V1_DFA_STATES, ['3'] = 8 * V1_DFA_STATES,
-        ['4'] = 9 * V1_DFA_STATES, ['5'] = 10 * V1_DFA_STATES,
-        ['6'] = 11 * V1_DFA_STATES, ['7'] = 12 * V1_DFA_STATES,
-        ['8'] = 12 * V1_DFA_STATES, ['9'] = 12 * V1_DFA_STATES,
-        ['C'] = 13 * V1_DFA_STATES, ['O'] = 14 * V1_DFA_STATES,
-        ['P'] = 15 * V1_DFA_STATES, ['R'] = 16 * V1_DFA_STATES,
-        ['T'] = 17 * V1_DFA_STATES, ['X'] = 18 * V1_DFA_STATES,
-        ['Y'] = 19 * V1_DFA_STATES,
-    },
-    {
-        /* other bytes */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* '\n' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-        /* '\r' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 201,
-        201, 201, 201, 0, 0, 0, 201, 201, 0, 201, 201, 201,
-        /* ' ' */
-        0, 0, 0, 0, 0, 134, 0, 0, 0, 0, 139, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 162, 162, 162, 162, 0, 162, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 186, 186, 186, 186, 0, 186, 192,
-        192, 192, 192, 0, 192, 192, 0, 0, 0, 0, 192, 192, 0, 0, 0, 192, 0, 0,
-        0,
-        /* '.' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 144, 144, 144, 144, 0, 144, 150,
-        150, 150, 150, 0, 150, 156, 156, 156, 156, 0, 156, 0, 0, 0, 0, 0, 0,
-        168, 168, 168, 168, 0, 168, 174, 174, 174, 174, 0, 174, 180, 180, 180,
-        180, 0, 180, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0,
-        /* '0' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 140, 0, 143, 143, 140, 146, 140, 0,
-        149, 149, 146, 152, 146, 0, 155, 155, 152, 158, 152, 0, 161, 161, 158,
-        164, 158, 0, 167, 167, 164, 170, 164, 0, 173, 173, 170, 176, 170, 0,
-        179, 179, 176, 182, 176, 0, 185, 185, 182, 188, 182, 0, 191, 191, 194,
-        195, 194, 200, 0, 198, 198, 203, 200, 188, 0, 203, 206, 188, 206, 195,
-        195,
-        /* '1' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 141, 0, 143, 143, 140, 147, 140, 0,
-        149, 149, 146, 153, 146, 0, 155, 155, 152, 159, 152, 0, 161, 161, 158,
-        165, 158, 0, 167, 167, 164, 171, 164, 0, 173, 173, 170, 177, 170, 0,
-        179, 179, 176, 183, 176, 0, 185, 185, 182, 189, 182, 0, 191, 191, 194,
-        196, 194, 200, 0, 198, 198, 203, 200, 188, 0, 203, 206, 188, 206, 195,
-        195,
-        /* '2' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 142, 0, 143, 143, 140, 148, 140, 0,
-        149, 149, 146, 154, 146, 0, 155, 155, 152, 160, 152, 0, 161, 161, 158,
-        166, 158, 0, 167, 167, 164, 172, 164, 0, 173, 173, 170, 178, 170, 0,
-        179, 179, 176, 184, 176, 0, 185, 185, 182, 189, 182, 0, 191, 191, 194,
-        196, 194, 200, 0, 198, 198, 203, 200, 188, 0, 203, 206, 188, 206, 195,
-        195,
-        /* '3' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 143, 0, 143, 143, 140, 149, 140, 0,
-        149, 149, 146, 155, 146, 0, 155, 155, 152, 161, 152, 0, 161, 161, 158,
-        167, 158, 0, 167, 167, 164, 173, 164, 0, 173, 173, 170, 179, 170, 0,
-        179, 179, 176, 185, 176, 0, 185, 185, 182, 189, 182, 0, 191, 191, 194,
-        196, 194, 200, 0, 198, 198, 203, 204, 188, 0, 203, 206, 188, 207, 195,
-        195,
-        /* '4' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 138, 0, 143, 0, 143, 143, 140, 149, 140, 0,
-        149, 149, 146, 155, 146, 0, 155, 155, 152, 161, 152, 0, 161, 161, 158,
-        167, 158, 0, 167, 167, 164, 173, 164, 0, 173, 173, 170, 179, 170, 0,
-        179, 179, 176, 185, 176, 0, 185, 185, 182, 189, 182, 0, 191, 191, 194,
-        196, 194, 200, 0, 198, 198, 203, 188, 188, 0, 203, 206, 188, 195, 195,
-        195,
-        /* '5' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 143, 0, 143, 145, 140, 149, 140, 0,
-        149, 151, 146, 155, 146, 0, 155, 157, 152, 161, 152, 0, 161, 163, 158,
-        167, 158, 0, 167, 169, 164, 173, 164, 0, 173, 175, 170, 179, 170, 0,
-        179, 181, 176, 185, 176, 0, 185, 187, 182, 189, 182, 0, 191, 193, 194,
-        196, 199, 200, 0, 198, 202, 203, 188, 188, 0, 205, 206, 188, 195, 195,
-        195,
-        /* '6' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 143, 0, 143, 140, 140, 149, 0, 0,
-        149, 146, 146, 155, 0, 0, 155, 152, 152, 161, 0, 0, 161, 158, 158,
-        167, 0, 0, 167, 164, 164, 173, 0, 0, 173, 170, 170, 179, 0, 0, 179,
-        176, 176, 185, 0, 0, 185, 182, 182, 190, 0, 0, 191, 194, 194, 197,
-        200, 200, 0, 198, 203, 203, 188, 188, 0, 206, 206, 0, 195, 195, 0,
-        /* '7' '8' '9' */
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 143, 0, 143, 140, 140, 149, 0, 0,
-        149, 146, 146, 155, 0, 0, 155, 152, 152, 161, 0, 0, 161, 158, 158,
-        167, 0, 0, 167, 164, 164, 173, 0, 0, 173, 170, 170, 179, 0, 0, 179,
-        176, 176, 185, 0, 0, 185, 182, 182, 191, 0, 0, 191, 194, 194, 198,
-        200, 200, 0, 198, 203, 203, 188, 188, 0, 206, 206, 0, 195, 195, 0,
-        /* 'C' */
-        0, 0, 0, 0, 0, 0, 0, 136, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* 'O' */
-        0, 0, 131, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* 'P' */
-        129, 0, 0, 0, 0, 0, 0, 0, 137, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* 'R' */
-        0, 130, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* 'T' */
-        0, 0, 0, 0, 0, 0, 135, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* 'X' */
-        0, 0, 0, 132, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        /* 'Y' */
-        0, 0, 0, 0, 133, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    },
-    {
-        0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-        3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 3, 4, 4, 4, 4, 5, 4, 4, 5, 5,
-        5, 5, 4, 4, 6, 5, 5, 4, 5, 5, 5,
-    }};
-/* END v1 TCP4 automaton */
-
-/* The states fit in the dfa byte, above 0 and 1 (not tried, not in use). */
-typedef char v1_dfa_fits[V1_DFA_BASE > 1 &&
-                                 V1_DFA_BASE + V1_DFA_STATES <= 256
-                             ? 1
-                             : -1];
-
-/* The state after byte c from live state s: a live state, V1_DFA_LINE
- * (the LF of a valid line) or 0 (exit). */
-static PP_INLINE size_t v1_dfa_step(size_t s, uint8_t c)
-{
-    return v1_dfa.next[v1_dfa.cls[c] + s - V1_DFA_BASE];
-}
-
-/* In the automaton at live state s after `read` bytes: the next call
- * that brings exactly one new byte has len read + 1 (pp_parse's test). */
-static PP_INLINE int v1_dfa_go_on(pp_header *hdr, size_t s, size_t read)
-{
-    hdr->pp__p.stage = ST_V1_DFA;
-    hdr->pp__p.dfa = (uint8_t)s;
-    hdr->pp__p.next = read + 1;
-    return PP_INCOMPLETE;
-}
-
-/* Defined with the whole-line parsers below. */
-static int v1_resumable(pp_header *hdr, const uint8_t *b, size_t len);
-static int v1_first_call(pp_header *hdr, const uint8_t *b, size_t len);
-static int v1_dfa_line(pp_header *hdr, const uint8_t *b, size_t n,
-                       size_t len);
-
-/* Out of the automaton, for good, at a byte it does not take: the bytes
- * again as a first call, by the first-call path when there are enough
- * for a line, else by the resumable parser. */
-static PP_NOINLINE int v1_dfa_exit(pp_header *hdr, const uint8_t *b,
-                                   size_t len)
-{
-    memset(&hdr->pp__p, 0, sizeof hdr->pp__p);
-    hdr->pp__p.dfa = 1;
-    if (len >= V1_MIN_LEN)
-        return v1_first_call(hdr, b, len);
-    return v1_resumable(hdr, b, len);
-}
-
-/* The automaton left its live states at byte n - 1 of the len bytes:
- * s is V1_DFA_LINE when that byte is the LF of a valid line, else it is
- * a byte the automaton does not take. */
-static PP_INLINE int v1_dfa_left(pp_header *hdr, const uint8_t *b, size_t n,
-                                 size_t len, size_t s)
-{
-    return s == V1_DFA_LINE ? v1_dfa_line(hdr, b, n, len)
-                            : v1_dfa_exit(hdr, b, len);
-}
-
-/* The automaton over b[0..len) from its start: a live state, or below
- * V1_DFA_BASE when it left them. */
-static size_t v1_dfa_run(const uint8_t *b, size_t len)
-{
-    size_t s = V1_DFA_BASE, i;
-
-    for (i = 0; i < len && s >= V1_DFA_BASE; i++)
-        s = v1_dfa_step(s, b[i]);
-    return s;
-}
-
-/* The automaton's states do not count bytes: not with a max_len below
- * the v1 limit; nor with v1 off. */
-static PP_INLINE int v1_dfa_allowed(const pp_header *hdr)
-{
-    return (hdr->flags & PP_F_NO_V1) == 0 &&
-           (hdr->max_len == 0 || hdr->max_len >= PP_V1_MAX_LEN);
-}
-
-/* The automaton over b[0..len) from byte 0, if it may take these bytes:
- * not tried before, the settings allowing it. Its live state, or 0, and
- * then it is never tried again. (Callers have no whole line: the first
- * call had fewer bytes than any, the ordinary parser found none.) */
-static size_t v1_dfa_from_start(pp_header *hdr, const uint8_t *b,
-                                size_t len)
-{
-    size_t s = hdr->pp__p.dfa == 0 && v1_dfa_allowed(hdr)
-                   ? v1_dfa_run(b, len)
-                   : 0;
-
-    if (s >= V1_DFA_BASE)
-        return s;
-    hdr->pp__p.dfa = 1;
-    return 0;
-}
-
-/* A first call with a short v1 prefix (1 to V1_MIN_LEN - 1 bytes, the
- * first 'P'): the automaton when it takes the bytes, else the ordinary
- * parser. */
-static PP_NOINLINE int v1_dfa_first(pp_header *hdr, const uint8_t *b,
-                                    size_t len)
-{
-    size_t s = v1_dfa_from_start(hdr, b, len);
-
-    return s != 0 ? v1_dfa_go_on(hdr, s, len) : v1_resumable(hdr, b, len);
-}
-
-/* A first PP_INCOMPLETE of a v1 line from the ordinary parser, its
- * progress stored: the automaton goes on from here if it takes the bytes,
- * else the ordinary parser does. */
-static PP_NOINLINE int v1_dfa_try(pp_header *hdr, const uint8_t *b,
-                                  size_t len)
-{
-    size_t s = v1_dfa_from_start(hdr, b, len);
-
-    return s != 0 ? v1_dfa_go_on(hdr, s, len) : PP_INCOMPLETE;
-}
-
-/* PP_INCOMPLETE from the ordinary v1 parser: the automaton, if not tried
- * yet (tested here, so that later calls skip the call). */
-static PP_INLINE int v1_dfa_enter(pp_header *hdr, const uint8_t *b,
-                                  size_t len)
-{
-    return hdr->pp__p.dfa == 0 ? v1_dfa_try(hdr, b, len) : PP_INCOMPLETE;
-}
-
-/* Fewer bytes than before, a misuse, answered as the ordinary parser
- * does: it goes on from the start of its field in progress, PP_ERR_ARG
- * when that lies beyond len. The field starts after the last separator
- * read: beyond len when b[0..len) holds fewer of them. */
-static PP_NOINLINE int v1_dfa_fewer(pp_header *hdr, const uint8_t *b,
-                                    size_t len)
-{
-    size_t s = v1_dfa_run(b, len);
-
-    if (s < V1_DFA_BASE) /* other bytes than before: no answer is right */
-        return v1_dfa_exit(hdr, b, len);
-    if (v1_dfa.field[s - V1_DFA_BASE] !=
-        v1_dfa.field[hdr->pp__p.dfa - V1_DFA_BASE]) {
-        hdr->pp__p.dfa = 1;
-        return settle(hdr, PP_ERR_ARG);
-    }
-    return v1_dfa_go_on(hdr, s, len);
-}
-
-/* In the automaton, other than one new byte: several, none, or fewer
- * bytes than before (none at all is always PP_INCOMPLETE). */
-static PP_NOINLINE int v1_dfa_more(pp_header *hdr, const uint8_t *b,
-                                   size_t len)
-{
-    size_t s = hdr->pp__p.dfa, i = hdr->pp__p.next - 1; /* bytes read */
-
-    if (len < i)
-        return len == 0 ? PP_INCOMPLETE : v1_dfa_fewer(hdr, b, len);
-    for (; i < len; i++) {
-        s = v1_dfa_step(s, b[i]);
-        if (s < V1_DFA_BASE)
-            return v1_dfa_left(hdr, b, i + 1, len, s);
-    }
-    return v1_dfa_go_on(hdr, s, len);
-}
-
-/* ======================================================================
- * v1
- * ==================================================================== */
-
-/* The first n bytes of p equal those of text. A plain loop: for the few
- * bytes of a cut-short token or signature a library call costs more. */
-static int prefix_eq(const uint8_t *p, const void *text, size_t n)
-{
-    const uint8_t *t = (const uint8_t *)text;
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (p[i] != t[i])
-            return 0;
-    return 1;
-}
-
-/* One more port digit into *v when the next byte is one. */
-static PP_INLINE int port_digit(const uint8_t **pp, const uint8_t *end,
-                                unsigned *v, int mode)
-{
-    unsigned d;
-
-    if (!HAVE(*pp, end, mode) || (d = dec_digit(**pp)) > 9)
-        return 0;
-    *v = *v * 10 + d;
-    (*pp)++;
-    return 1;
-}
-
-/* A decimal port 0..65535 without leading zeros: up to 5 digits, none
- * after a leading 0. Written out like the IPv4 octet. */
-static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
-                             uint16_t *out, const uint8_t **stop, int mode)
-{
-    unsigned v;
-
-    if (!HAVE(p, end, mode))
-        return PP_INCOMPLETE;
-    if (!FIELD_ROOM(p, end, mode))
-        return PP_ERR_V1_PORT;
-    v = dec_digit(*p++);
-    if (CHECK(mode) && v > 9)
-        return PP_ERR_V1_PORT;
-    /* A leading 0 ends the port (the caller rejects a digit after it);
-     * valid text has none, so that test is left out. */
-    if ((v != 0 || !CHECK(mode)) && port_digit(&p, end, &v, mode) &&
-        port_digit(&p, end, &v, mode) && port_digit(&p, end, &v, mode) &&
-        port_digit(&p, end, &v, mode) && CHECK(mode) && v > 65535)
-        return PP_ERR_V1_PORT;
-    *out = (uint16_t)v;
-    *stop = p;
-    return PP_OK;
-}
-
-/* The protocol token: TCP4, TCP6 or UNKNOWN; *family gets PP_AF_*. */
-static int v1_family(const uint8_t *p, const uint8_t *end, uint8_t *family,
-                     const uint8_t **stop)
-{
-    static const struct {
-        char text[8];
-        uint8_t len, family;
-    } tokens[3] = {{"TCP4", 4, PP_AF_INET},
-                   {"TCP6", 4, PP_AF_INET6},
-                   {"UNKNOWN", 7, PP_AF_UNSPEC}};
-    size_t avail = (size_t)(end - p);
-    int i, prefix = 0;
-
-    /* Whole tokens first, each with fixed-size compares (a load or two);
-     * the loop below handles tokens cut short by the end of the bytes. */
-    if (avail >= 4 &&
-        (memcmp(p, "TCP4", 4) == 0 || memcmp(p, "TCP6", 4) == 0)) {
-        *family = p[3] == '4' ? PP_AF_INET : PP_AF_INET6;
-        *stop = p + 4;
-        return PP_OK;
-    }
-    if (avail >= 7 && memcmp(p, "UNKNOWN", 7) == 0) {
-        *family = PP_AF_UNSPEC;
-        *stop = p + 7;
-        return PP_OK;
-    }
-    for (i = 0; i < 3; i++) {
-        size_t n = avail < tokens[i].len ? avail : tokens[i].len;
-        if (!prefix_eq(p, tokens[i].text, n))
-            continue;
-        if (n < tokens[i].len) {
-            prefix = 1;
-            continue;
-        }
-        *family = tokens[i].family;
-        *stop = p + n;
-        return PP_OK;
-    }
-    return prefix ? PP_INCOMPLETE : PP_ERR_V1_FAMILY;
-}
-
-/* Checks at the first byte of a field. SP, CR and LF are all <= ' ': one
- * compare passes the usual first byte. */
-static PP_INLINE int v1_field_start(const uint8_t *p, const uint8_t *end,
-                                    int bounded)
-{
-    if (!HAVE(p, end, bounded))
-        return V1_NEED;
-    if (*p > ' ')
-        return 0;
-    if (*p == ' ' || *p == '\r')
-        return PP_ERR_V1_SYNTAX;
-    if (*p == '\n')
-        return PP_ERR_V1_CRLF;
-    return 0;
-}
-
-/* After a field parser returned r and stopped at s: 0 when s holds the
- * expected separator sep, V1_NEED, or the error the bytes prove. */
-static PP_INLINE int v1_field_end(int r, const uint8_t *s,
-                                  const uint8_t *end, uint8_t sep,
-                                  int field_err, int bounded)
-{
-    if (r == PP_INCOMPLETE || (r == PP_OK && !HAVE(s, end, bounded)))
-        return V1_NEED;
-    if (r != PP_OK)
-        return field_err;
-    if (*s == sep)
-        return 0;
-    if (*s == '\n')
-        return PP_ERR_V1_CRLF;
-    if (*s == ' ' || *s == '\r')
-        return PP_ERR_V1_SYNTAX;
-    return field_err;
-}
-
-/* The most bytes a field's parser and v1_field_end read from the field's
- * start: the longest prefix the parser accepts plus the byte it stops at.
- * An accepted prefix is always the start of some valid text (errors come
- * as soon as the bytes prove them), so it is at most as long as the
- * longest valid text: "255.255.255.255" (15), a port (5), IPv6 with an
- * IPv4 tail "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). An
- * exhaustive search over the parsers' inputs agrees. With that many bytes
- * before end, the unbounded copy runs. */
-#define IP4_SPAN 16
-#define IP6_SPAN 46
-#define PORT_SPAN 6
-
-/* From a mark: the first byte of the field is checked only at its start. */
-static PP_INLINE int v1_ip4_field(ip4_mark *m, const uint8_t *end,
-                                  uint8_t ip[16], const uint8_t **stop,
-                                  int bounded)
-{
-    int r = m->done == 0 ? v1_field_start(m->at, end, bounded) : 0;
-    if (r != 0)
-        return r;
-    r = ip4_parse_from(m, end, ip, stop, bounded);
-    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
-}
-
-static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
-                                  uint8_t ip[16], const uint8_t **stop,
-                                  int bounded)
-{
-    int r = v1_field_start(p, end, bounded);
-    if (r != 0)
-        return r;
-    r = ip6_parse(p, end, ip, stop, bounded);
-    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
-}
-
-/* One function per family, each holding its bounded and unbounded copy
- * (out of line, so that the copies exist once). A bounded IPv4 parse goes
- * on from the octets already final (st->part, st->part_at), so that bytes
- * fed one at a time are not parsed again and again. */
-static PP_NOINLINE int v1_ip4_address(pp__progress *st, const uint8_t *p,
-                                      const uint8_t *end, uint8_t ip[16],
-                                      const uint8_t **stop)
-{
-    ip4_mark m;
-    int r;
-
-    if ((size_t)(end - p) >= IP4_SPAN) {
-        /* Always finishes the field: from its start, as a fresh parse. */
-        st->part = st->part_at = 0;
-        m.at = p;
-        m.done = 0;
-        return v1_ip4_field(&m, end, ip, stop, 0);
-    }
-    m.at = p;
-    m.done = 0;
-    if (st->part_at <= (size_t)(end - p)) { /* else fewer bytes than before */
-        m.at = p + st->part_at;
-        m.done = st->part;
-    }
-    r = v1_ip4_field(&m, end, ip, stop, 1);
-    /* Only the end of the bytes leaves the field open: keep the mark. */
-    st->part = r == V1_NEED ? (uint8_t)m.done : 0;
-    st->part_at = r == V1_NEED ? (uint8_t)(m.at - p) : 0;
-    return r;
-}
-
-static PP_NOINLINE int v1_ip6_address(const uint8_t *p, const uint8_t *end,
-                                      uint8_t ip[16], const uint8_t **stop)
-{
-    if ((size_t)(end - p) >= IP6_SPAN)
-        return v1_ip6_field(p, end, ip, stop, 0);
-    return v1_ip6_field(p, end, ip, stop, 1);
-}
-
-static int v1_address(pp_header *hdr, const uint8_t *p, const uint8_t *end,
-                      uint8_t ip[16], const uint8_t **stop)
-{
-    if (hdr->family == PP_AF_INET)
-        return v1_ip4_address(&hdr->pp__p, p, end, ip, stop);
-    return v1_ip6_address(p, end, ip, stop);
-}
-
-static PP_INLINE int v1_port_in(const uint8_t *p, const uint8_t *end,
-                                uint16_t *port, uint8_t sep,
-                                const uint8_t **stop, int bounded)
-{
-    int r = v1_field_start(p, end, bounded);
-    if (r != 0)
-        return r;
-    r = v1_port(p, end, port, stop, bounded);
-    return v1_field_end(r, *stop, end, sep, PP_ERR_V1_PORT, bounded);
-}
-
-static int v1_port_field(const uint8_t *p, const uint8_t *end,
-                         uint16_t *port, uint8_t sep, const uint8_t **stop)
-{
-    if ((size_t)(end - p) >= PORT_SPAN)
-        return v1_port_in(p, end, port, sep, stop, 0);
-    return v1_port_in(p, end, port, sep, stop, 1);
-}
-
-/* The protocol token and what follows it: the next stage, or an error. */
-static int v1_family_field(pp_header *hdr, const uint8_t *p,
-                           const uint8_t *end, const uint8_t **stop)
-{
-    int r = v1_field_start(p, end, 1);
-    if (r != 0)
-        return r;
-    r = v1_family(p, end, &hdr->family, stop);
-    if (r == PP_OK && hdr->family == PP_AF_UNSPEC && *stop != end &&
-        (**stop == ' ' || **stop == '\r'))
-        return 0; /* UNKNOWN may end the line at once */
-    return v1_field_end(r, *stop, end, ' ', PP_ERR_V1_FAMILY, 1);
-}
-
-/* UNKNOWN: skip to the first CR; an LF before it is a lone LF. */
-static int v1_rest(const uint8_t *p, const uint8_t *end, const uint8_t **stop)
-{
-    for (; p != end; p++) {
-        if (*p == '\r') {
-            *stop = p;
-            return 0;
-        }
-        if (*p == '\n')
-            return PP_ERR_V1_CRLF;
-    }
-    *stop = p;
-    return V1_NEED;
-}
-
-/* max_len when it is 1..106, else 107: one compare (0 wraps around). */
-static size_t v1_limit(const pp_header *hdr)
-{
-    return hdr->max_len - 1 < PP_V1_MAX_LEN - 1 ? hdr->max_len
-                                                : PP_V1_MAX_LEN;
-}
-
-/* The v1 line, resumable at each field: fields already checked are not
- * looked at again; the field in progress is re-read from its start (an
- * IPv4 address from its first octet not yet final), at most 45 bytes, so
- * byte-by-byte feeding costs a bounded multiple. Fields are read from
- * [st->pos, end), end being where the CR must come by. */
-static int v1_fields(pp_header *hdr, const uint8_t *buf, size_t len,
-                     const uint8_t *end)
-{
-    pp__progress *st = &hdr->pp__p;
-    const uint8_t *p = buf + st->pos, *s = p;
-    int r = 0;
-
-    if (p > end) /* len shrank since an earlier call: caller misuse */
-        return PP_ERR_ARG;
-    switch (st->stage) {
-    case ST_V1_FAMILY:
-        r = v1_family_field(hdr, p, end, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        if (hdr->family == PP_AF_UNSPEC) {
-            if (*s == '\r')
-                goto lf;
-            st->stage = ST_V1_REST;
-            goto rest;
-        }
-        st->stage = ST_V1_SRC;
-        /* fallthrough */
-    case ST_V1_SRC:
-        r = v1_address(hdr, p, end, hdr->src.ip, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_DST;
-        /* fallthrough */
-    case ST_V1_DST:
-        r = v1_address(hdr, p, end, hdr->dst.ip, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_SPORT;
-        /* fallthrough */
-    case ST_V1_SPORT:
-        r = v1_port_field(p, end, &hdr->src.port, ' ', &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_DPORT;
-        /* fallthrough */
-    case ST_V1_DPORT:
-        r = v1_port_field(p, end, &hdr->dst.port, '\r', &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        goto lf;
-    case ST_V1_REST:
-    rest:
-        r = v1_rest(p, end, &s);
-        p = s;
-        if (r != 0)
-            break;
-        p = s + 1;
-        /* fallthrough */
-    case ST_V1_LF:
-    lf:
-        st->stage = ST_V1_LF;
-        if (p == buf + len) {
-            r = V1_NEED;
-            break;
-        }
-        if (*p != '\n')
-            return PP_ERR_V1_CRLF;
-        hdr->version = 1;
-        hdr->command = PP_CMD_PROXY;
-        hdr->transport = hdr->family == PP_AF_UNSPEC ? PP_TRANSPORT_UNSPEC
-                                                     : PP_TRANSPORT_STREAM;
-        return (int)(p + 1 - buf);
-    default:
-        return PP_ERR_ARG; /* unreachable: corrupted state */
-    }
-    if (r != V1_NEED)
-        return r;
-    st->pos = (uint32_t)(p - buf);
-    return V1_NEED;
-}
-
-static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
-{
-    pp__progress *st = &hdr->pp__p;
-    size_t limit = v1_limit(hdr);
-    /* The CR must sit within the first limit - 1 bytes. */
-    const uint8_t *end = buf + (len < limit - 1 ? len : limit - 1);
-    int r = v1_fields(hdr, buf, len, end);
-
-    if (r != V1_NEED)
-        return r;
-    /* More bytes cannot help once the CR can no longer come in time. */
-    if ((size_t)(end - buf) == limit - 1 && st->stage != ST_V1_LF)
-        return limit == PP_V1_MAX_LEN ? PP_ERR_V1_TOO_LONG : PP_ERR_TOO_LONG;
-    return v1_dfa_enter(hdr, buf, len); /* PP_INCOMPLETE */
-}
-
-/* UNKNOWN and anything up to the CR at cr, which must not hold an LF. */
-static int v1_unknown_ok(const uint8_t *p, const uint8_t *cr)
-{
-    if (cr - p < 7 || memcmp(p, "UNKNOWN", 7) != 0)
-        return 0;
-    p += 7;
-    return p == cr || (*p == ' ' && memchr(p, '\n', (size_t)(cr - p)) == NULL);
-}
-
-/* "PROXY" then one space. */
-static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
-{
-    size_t n = len < 5 ? len : 5;
-
-    /* The usual case first: all six bytes in and right, v1 allowed. */
-    if (len < 6 || memcmp(buf, "PROXY ", 6) != 0 ||
-        (hdr->flags & PP_F_NO_V1) != 0) {
-        if (!prefix_eq(buf, "PROXY", n))
-            return PP_ERR_NOT_PROXY;
-        if (len < 5)
-            return PP_INCOMPLETE;
-        if (hdr->flags & PP_F_NO_V1)
-            return PP_ERR_VERSION_DISABLED;
-        if (len < 6)
-            return PP_INCOMPLETE;
-        return PP_ERR_V1_SYNTAX; /* "PROXY" then not a space */
-    }
-    hdr->pp__p.pos = 6;
-    hdr->pp__p.stage = ST_V1_FAMILY;
-    return v1_parse(hdr, buf, len);
-}
-
-/* The same 2 bytes at a and b: one load each, no call. */
-static PP_INLINE int same2(const uint8_t *a, const char *b)
-{
-    uint16_t x, y;
-
-    memcpy(&x, a, 2);
-    memcpy(&y, b, 2);
-    return x == y;
-}
-
-/* The same 8 bytes at a and b: one load each, no call. */
-static PP_INLINE int same8(const uint8_t *a, const char *b)
-{
-    uint64_t x, y;
-
-    memcpy(&x, a, 8);
-    memcpy(&y, b, 8);
-    return x == y;
-}
-
-/* ======================================================================
- * v2
- * ==================================================================== */
-
-/* Address block length for a valid family/transport byte (0x00, or family
- * 1..3 with transport 1..2), -1 if invalid. A switch of constants, which
- * compilers turn into one table lookup. */
-static int v2_block_len(uint8_t fam)
-{
-    switch (fam) {
-    case 0x00: return 0;
-    case 0x11: case 0x12: return 12;
-    case 0x21: case 0x22: return 36;
-    case 0x31: case 0x32: return 216;
-    default: return -1;
-    }
-}
-
-/* Byte 12: version 2 (checked first), command LOCAL or PROXY. */
-static int v2_version_command(uint8_t b)
-{
-    if ((unsigned)b - 0x20 <= PP_CMD_PROXY)
-        return 0; /* 0x20 or 0x21: the only valid values */
-    return (b >> 4) != 2 ? PP_ERR_V2_VERSION : PP_ERR_V2_COMMAND;
-}
-
-/* Fewer than the 16 fixed bytes: the error they prove, or PP_INCOMPLETE.
- * The same checks as v2_fixed, each as soon as its byte is in. */
-static int v2_fixed_prefix(const pp_header *hdr, const uint8_t *buf,
-                           size_t len)
-{
-    int r;
-
-    if (!prefix_eq(buf, v2_sig, len < 12 ? len : 12))
-        return PP_ERR_NOT_PROXY;
-    if (len < 12)
-        return PP_INCOMPLETE;
-    if (hdr->flags & PP_F_NO_V2)
-        return PP_ERR_VERSION_DISABLED;
-    if (len < 13)
-        return PP_INCOMPLETE;
-    r = v2_version_command(buf[12]);
-    if (r != 0)
-        return r;
-    if (len >= 14 && v2_block_len(buf[13]) < 0)
-        return PP_ERR_V2_FAMILY;
-    return PP_INCOMPLETE;
-}
-
-/* The 16 fixed bytes, all in, the signature already checked: the rest in
- * the order v2_fixed_prefix uses, then the length. Returns the header
- * length 16 + L, or an error; *tlv_at gets the offset of the TLV region. */
-static int v2_fixed(const pp_header *hdr, const uint8_t *buf,
-                    uint32_t *tlv_at)
-{
-    uint8_t cmd = buf[12];
-    uint32_t addr_len = load_be16(buf + 14), total = 16 + addr_len;
-    int r, block;
-
-    if (hdr->flags & PP_F_NO_V2)
-        return PP_ERR_VERSION_DISABLED;
-    r = v2_version_command(cmd);
-    if (r != 0)
-        return r;
-    block = v2_block_len(buf[13]);
-    if (block < 0)
-        return PP_ERR_V2_FAMILY;
-    if ((cmd & 0xF) == PP_CMD_PROXY && addr_len < (uint32_t)block)
-        return PP_ERR_V2_ADDR_LEN;
-    if (hdr->max_len != 0 && total > hdr->max_len)
-        return PP_ERR_TOO_LONG;
-    /* A LOCAL block too short for its family is skipped unexamined. */
-    *tlv_at = addr_len >= (uint32_t)block ? 16 + (uint32_t)block : total;
-    return (int)total;
-}
-
-/* Sub-TLVs of a complete SSL TLV value must tile it after client+verify. */
-static int v2_ssl_tiles(const uint8_t *v, uint32_t len)
-{
-    uint32_t pos = 5;
-
-    while (pos < len) {
-        if (len - pos < 3)
-            return 0;
-        pos += 3 + (uint32_t)load_be16(v + pos + 1);
-    }
-    return pos == len;
-}
-
-/* Checks one TLV needs from its header alone; its value starts at offset
- * at; *crc_at is the offset of the CRC32C value seen so far (0: none). */
-static int v2_tlv_header(uint32_t *crc_at, uint8_t type, uint32_t vlen,
-                         uint32_t at)
-{
-    switch (type) {
-    case PP_TLV_CRC32C:
-        if (vlen != 4 || (*crc_at != 0 && *crc_at != at))
-            return PP_ERR_TLV_CRC32C;
-        *crc_at = at;
-        return 0;
-    case PP_TLV_UNIQUE_ID:
-        return vlen > PP_UNIQUE_ID_MAX ? PP_ERR_TLV_UNIQUE_ID : 0;
-    case PP_TLV_SSL:
-        return vlen < 5 ? PP_ERR_TLV_SSL : 0;
-    default:
-        return 0;
-    }
-}
-
-static int v2_crc_ok(const uint8_t *buf, uint32_t total, uint32_t at)
-{
-    return crc32c_gap(buf, total, at) == load_be32(buf + at);
-}
-
-static void v2_unix_addr(pp_addr *a, const uint8_t *field)
-{
-    const uint8_t *nul = (const uint8_t *)memchr(field, 0, PP_UNIX_PATH_LEN);
-    a->unix_raw = field;
-    a->path = (const char *)field;
-    a->path_len = nul ? (size_t)(nul - field) : PP_UNIX_PATH_LEN;
-}
-
-/* Out of line: keeps the memchr calls (and the registers they need) off
- * the INET/INET6 path of v2_result. */
-static PP_NOINLINE void v2_unix_addrs(pp_header *hdr, const uint8_t *buf)
-{
-    v2_unix_addr(&hdr->src, buf + 16);
-    v2_unix_addr(&hdr->dst, buf + 16 + PP_UNIX_PATH_LEN);
-}
-
-/* Fill the result from a complete, valid v2 header. The wire bytes are
- * read into locals first: stores into *hdr may alias buf. */
-static PP_INLINE void v2_result(pp_header *hdr, const uint8_t *buf,
-                                uint32_t total, uint32_t tlv_at)
-{
-    uint8_t cmd = buf[12] & 0xF, fam = buf[13];
-
-    hdr->version = 2;
-    hdr->command = cmd;
-    hdr->family = fam >> 4;
-    hdr->transport = fam & 0xF;
-    if (tlv_at < total) {
-        hdr->tlvs = buf + tlv_at;
-        hdr->tlvs_len = total - tlv_at;
-    }
-    if (cmd != PP_CMD_PROXY)
-        return;
-    switch (fam >> 4) {
-    case PP_AF_INET:
-        memcpy(hdr->src.ip, buf + 16, 4);
-        memcpy(hdr->dst.ip, buf + 20, 4);
-        hdr->src.port = load_be16(buf + 24);
-        hdr->dst.port = load_be16(buf + 26);
-        break;
-    case PP_AF_INET6:
-        memcpy(hdr->src.ip, buf + 16, 16);
-        memcpy(hdr->dst.ip, buf + 32, 16);
-        hdr->src.port = load_be16(buf + 48);
-        hdr->dst.port = load_be16(buf + 50);
-        break;
-    case PP_AF_UNIX:
-        v2_unix_addrs(hdr, buf);
-        break;
-    default:
-        break;
-    }
-}
-
-/* All TLVs passed and the header is whole: the CRC32C, then the result,
- * settled. Out of line: it runs once, and its registers would cost the
- * TLV stage a bigger frame at every call. */
-static PP_NOINLINE int v2_done(pp_header *hdr, const uint8_t *buf)
-{
-    const pp__progress *st = &hdr->pp__p;
-
-    if (st->crc_at != 0 && !v2_crc_ok(buf, st->total, st->crc_at))
-        return settle(hdr, PP_ERR_CRC32C_MISMATCH);
-    v2_result(hdr, buf, st->total, st->tlv_at);
-    hdr->pp__p.wake = 0; /* settle leaves it to the TLV stage's end */
-    return settle(hdr, (int)st->total);
-}
-
-/* The bytes ran out: resume at pos, and until len reaches wake no call
- * can learn anything (pp_parse answers those at once). */
-static PP_INLINE int v2_wait(pp__progress *st, uint32_t pos, size_t wake)
-{
-    st->pos = pos;
-    st->wake = wake;
-    return PP_INCOMPLETE;
-}
-
-/* The TLV stage, settled: the TLVs whose bytes have arrived, from st->pos
- * on, then the CRC32C and the result. An SSL TLV is checked again when its
- * value is whole; other TLVs need their header only, so each is looked at
- * once. Each TLV checks that the one after it is not 1 or 2 bytes short
- * (v2_signed checks the first). pos moves to a TLV's end as soon as its
- * header is read, its start being pos - vlen - 3 from then on: one live
- * register less, so the loop needs almost no stack frame. */
-static PP_NOINLINE int v2_tlv_stage(pp_header *hdr, const uint8_t *buf,
-                                    size_t len)
-{
-    pp__progress *st = &hdr->pp__p;
-    uint32_t pos = st->pos, total = st->total;
-
-    PP_INVARIANT(total >= 16 && (len == 0 || buf != NULL));
-    while (pos < total) {
-        uint32_t vlen;
-        uint8_t type;
-        int r;
-
-        if (len < (size_t)pos + 3)
-            return v2_wait(st, pos, pos + 3);
-        type = buf[pos];
-        vlen = load_be16(buf + pos + 1);
-        pos += 3 + vlen;
-        if (pos > total)
-            return settle(hdr, PP_ERR_TLV_TRUNCATED);
-        r = v2_tlv_header(&st->crc_at, type, vlen, pos - vlen);
-        if (r != 0)
-            return settle(hdr, r);
-        /* 1 or 2 bytes after this TLV: known now (0 wraps around). */
-        if (total - pos - 1 < 2)
-            return settle(hdr, PP_ERR_TLV_TRUNCATED);
-        if (type == PP_TLV_SSL) {
-            if (len < pos)
-                return v2_wait(st, pos - vlen - 3, pos);
-            if (!v2_ssl_tiles(buf + pos - vlen, vlen))
-                return settle(hdr, PP_ERR_TLV_SSL);
-        }
-    }
-    if (len < total)
-        return v2_wait(st, pos, total);
-    return v2_done(hdr, buf);
-}
-
-/* The 16 fixed bytes are in and start with the signature: the rest of
- * the fixed part, then the TLV stage. Settled. */
-static int v2_signed(pp_header *hdr, const uint8_t *buf, size_t len)
-{
-    pp__progress *st = &hdr->pp__p;
-    uint32_t tlv_at = 0;
-    int total = v2_fixed(hdr, buf, &tlv_at);
-
-    if (total < 0)
-        return settle(hdr, total);
-    st->total = (uint32_t)total;
-    /* 1 or 2 bytes where the first TLV header would start can never hold
-     * one; the TLV stage checks this for the TLVs after each one. */
-    if ((uint32_t)total - tlv_at - 1 < 2)
-        return settle(hdr, PP_ERR_TLV_TRUNCATED);
-    st->pos = tlv_at;
-    st->tlv_at = tlv_at;
-    st->stage = ST_V2_TLVS;
-    return v2_tlv_stage(hdr, buf, len);
-}
-
-/* v2 from byte 0, until the fixed part is all in; then the TLV stage.
- * Settled. */
-static PP_INLINE int v2_begin(pp_header *hdr, const uint8_t *buf,
-                              size_t len)
-{
-    if (len < 16)
-        return settle(hdr, v2_fixed_prefix(hdr, buf, len));
-    if (memcmp(buf, v2_sig, 12) != 0)
-        return settle(hdr, PP_ERR_NOT_PROXY);
-    return v2_signed(hdr, buf, len);
-}
-
-/* Per family byte, for the headers v2_plain answers. tail: bytes 12..15,
- * version 2 with the command bit set (the PROXY value; LOCAL is matched
- * with it set), the family, and L = the family's address block
- * (big-endian): no TLVs. head: the result's version, command (set after),
- * family and transport, stored with one copy. UNSPEC, INET and INET6 only
- * (UNIX is left to the general path, which calls out for its paths); all
- * zero, never matched, for others. */
-#define V2_PLAIN(fam, block)                                                 \
-    [fam] = {{0x21, fam, 0, block}, {2, 0, (fam) >> 4, (fam)&0xF}}
-static const struct {
-    uint8_t tail[4], head[4];
-} v2_plain_family[256] = {V2_PLAIN(0x00, 0), V2_PLAIN(0x11, 12),
-                          V2_PLAIN(0x12, 12), V2_PLAIN(0x21, 36),
-                          V2_PLAIN(0x22, 36)};
-#undef V2_PLAIN
-
-/* version, command, family and transport follow each other in pp_header
- * in this order (one-byte members: no padding between them), so one copy
- * sets them. */
-#define PP_HEAD_AT offsetof(pp_header, version)
-typedef char pp_head_in_a_row[offsetof(pp_header, command) == PP_HEAD_AT + 1 &&
-                                      offsetof(pp_header, family) ==
-                                          PP_HEAD_AT + 2 &&
-                                      offsetof(pp_header, transport) ==
-                                          PP_HEAD_AT + 3
-                                  ? 1
-                                  : -1];
-
-/* The common case at the first call: a whole v2 header (its 16 fixed bytes
- * in, the signature checked) without TLVs and of a family above, all
- * checks passing. Returns its length, or 0 to let the general path decide
- * (the same result when it is one). The general path's checks, merged:
- * command 0x20 or 0x21, family and length by one compare; max_len 0 or
- * at least the length (so not below 16 either); the whole header in. */
-static PP_INLINE int v2_plain(pp_header *hdr, const uint8_t *b, size_t len)
-{
-    static const uint8_t cmd_bit[4] = {PP_CMD_PROXY, 0, 0, 0};
-    uint8_t cmd = b[12], fam = b[13];
-    uint32_t got, want, bit;
-    size_t total = 16u + (size_t)b[15]; /* 16 + L once byte 14 is 0 */
-
-    /* Same-order loads on both sides: endian-neutral. */
-    memcpy(&got, b + 12, 4);
-    memcpy(&want, v2_plain_family[fam].tail, 4);
-    memcpy(&bit, cmd_bit, 4);
-    if ((got | bit) != want || (hdr->flags & PP_F_NO_V2) != 0 ||
-        (hdr->max_len != 0 && hdr->max_len < total) || len < total)
-        return 0;
-    memcpy((unsigned char *)hdr + PP_HEAD_AT, v2_plain_family[fam].head, 4);
-    hdr->command = (uint8_t)(cmd - 0x20); /* cmd is 0x20 or 0x21 here */
-    /* Here the length tells the family: INET 16 + 12, INET6 16 + 36. */
-    if (cmd == 0x21) {
-        if (total == 28) {
-            memcpy(hdr->src.ip, b + 16, 4);
-            memcpy(hdr->dst.ip, b + 20, 4);
-            hdr->src.port = load_be16(b + 24);
-            hdr->dst.port = load_be16(b + 26);
-        } else if (total == 52) {
-            memcpy(hdr->src.ip, b + 16, 16);
-            memcpy(hdr->dst.ip, b + 32, 16);
-            hdr->src.port = load_be16(b + 48);
-            hdr->dst.port = load_be16(b + 50);
-        }
-    }
-    hdr->length = total;
-    hdr->pp__p.stage = ST_DONE;
-    return (int)total;
-}
-
-/* Where the TLVs of a valid header start, as v2_fixed works it out: a
- * LOCAL block too short for its family is skipped unexamined. */
-static uint32_t v2_tlv_start(const uint8_t *buf)
-{
-    uint32_t addr_len = load_be16(buf + 14);
-    uint32_t block = (uint32_t)v2_block_len(buf[13]);
-
-    return addr_len >= block ? 16 + block : 16 + addr_len;
-}
-
-/* A sticky v2 success called with a new buffer (the same header): the
- * same result, its views into this buffer. Out of line: the sticky path
- * is rare. */
-static PP_NOINLINE void v2_repoint(pp_header *hdr, const uint8_t *buf)
-{
-    v2_result(hdr, buf, (uint32_t)hdr->length, v2_tlv_start(buf));
-}
-
-/* ======================================================================
- * Entry point
- * ==================================================================== */
-
-/* A max_len (0: none) below n bytes. */
-static int below(size_t max_len, size_t n)
-{
-    return max_len != 0 && max_len < n;
-}
-
-/* A call after a finished result: the same answer. */
-static PP_NOINLINE int sticky(pp_header *hdr, const void *buf, size_t len)
-{
-    if (hdr->pp__p.stage == ST_FAILED)
-        return hdr->pp__p.result;
-    /* The buffer may have moved: point the views at this one. */
-    if (hdr->version == 2 && buf != NULL && len >= hdr->length)
-        v2_repoint(hdr, (const uint8_t *)buf);
-    return (int)hdr->length;
-}
-
-/* A first call starting with 'P', by the resumable path from byte 0. */
-static PP_NOINLINE int v1_resumable(pp_header *hdr, const uint8_t *b,
-                                    size_t len)
-{
-    return settle(hdr, below(hdr->max_len, V1_MIN_LEN)
-                           ? PP_ERR_TOO_LONG
-                           : v1_signature(hdr, b, len));
-}
-
-/* The line ends at s, which must be its CR: then the LF, and the line
- * within the limit. Its length, or 0. */
-static PP_INLINE int v1_line_end(const pp_header *hdr, const uint8_t *b,
-                                 size_t len, const uint8_t *s)
-{
-    size_t cr = (size_t)(s - b); /* the line is cr + 2 bytes */
-
-    /* Over v1_limit: over 107, or over a max_len (0 wraps around). */
-    if (*s != '\r' || cr + 1 >= len || s[1] != '\n' ||
-        cr + 2 > PP_V1_MAX_LEN || hdr->max_len - 1 < cr + 1)
-        return 0;
-    return (int)(cr + 2);
-}
-
-/* A whole line's result. */
-static PP_INLINE int v1_line_done(pp_header *hdr, uint8_t family, int n)
-{
-    hdr->family = family;
-    hdr->version = 1;
-    hdr->command = PP_CMD_PROXY;
-    hdr->transport = family == PP_AF_UNSPEC ? PP_TRANSPORT_UNSPEC
-                                            : PP_TRANSPORT_STREAM;
-    return settle(hdr, n);
-}
-
-/* Both ports after the destination address (s at its stop), then the
- * line's end: its length, or 0. */
-static PP_INLINE int v1_ports_end(pp_header *hdr, const uint8_t *b,
-                                  size_t len, const uint8_t *s,
-                                  const uint8_t *stop)
-{
-    if (*s != ' ' ||
-        v1_port(s + 1, stop, &hdr->src.port, &s, 0) != PP_OK ||
-        *s != ' ' ||
-        v1_port(s + 1, stop, &hdr->dst.port, &s, 0) != PP_OK)
-        return 0;
-    return v1_line_end(hdr, b, len, s);
-}
-
-/* A first call with "PROXY TCP4 " and the whole line in: the fields
- * straight through with the unbounded field parsers. stop is a CR or LF at
- * or before the line's end: every field parser reads a byte only after
- * the one before it continued the field, and CR and LF continue none, so
- * none reads past stop (they are given it as their end, but never compare
- * with it). Errors, and anything unusual, go to v1_resumable: it finds the
- * same answer the way every other split of the bytes does. A leaf but for
- * that tail call. */
-static PP_NOINLINE int v1_tcp4_line(pp_header *hdr, const uint8_t *b,
-                                    size_t len, const uint8_t *stop)
-{
-    const uint8_t *s;
-    int n;
-
-    if (ip4_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
-        ip4_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
-        (n = v1_ports_end(hdr, b, len, s, stop)) == 0)
-        return v1_resumable(hdr, b, len);
-    return v1_line_done(hdr, PP_AF_INET, n);
-}
-
-/* A "PROXY TCP4" line, b[0..n) of the len bytes, that the automaton took
- * to its LF: valid, so the field parsers only read its values. They fail
- * only when the bytes changed since the automaton read them (a misuse):
- * then the bytes are parsed again from the start. The source address
- * needs no TXT_ROOM: it reads at most 15 bytes from byte 11, and the
- * automaton took a whole line, so n is at least V1_TCP4_MIN_LEN. */
-#define V1_TCP4_MIN_LEN (sizeof "PROXY TCP4 0.0.0.0 0.0.0.0 0 0\r\n" - 1)
-static PP_NOINLINE int v1_dfa_line(pp_header *hdr, const uint8_t *b,
-                                   size_t n, size_t len)
-{
-    const uint8_t *s, *end = b + n;
-
-    PP_INVARIANT(n >= V1_TCP4_MIN_LEN && n <= len);
-    if (ip4_parse(b + 11, end, hdr->src.ip, &s, TXT_VALID) != PP_OK ||
-        ip4_parse(s + 1, end, hdr->dst.ip, &s, TXT_VALID | TXT_ROOM) !=
-            PP_OK ||
-        v1_port(s + 1, end, &hdr->src.port, &s, TXT_VALID | TXT_ROOM) !=
-            PP_OK ||
-        v1_port(s + 1, end, &hdr->dst.port, &s, TXT_VALID | TXT_ROOM) !=
-            PP_OK)
-        return v1_dfa_exit(hdr, b, len);
-    return v1_line_done(hdr, PP_AF_INET, (int)n);
-}
-
-/* The same for "PROXY TCP6 ". */
-static PP_NOINLINE int v1_tcp6_line(pp_header *hdr, const uint8_t *b,
-                                    size_t len, const uint8_t *stop)
-{
-    const uint8_t *s;
-    int n;
-
-    if (ip6_parse(b + 11, stop, hdr->src.ip, &s, 0) != PP_OK || *s != ' ' ||
-        ip6_parse(s + 1, stop, hdr->dst.ip, &s, 0) != PP_OK ||
-        (n = v1_ports_end(hdr, b, len, s, stop)) == 0)
-        return v1_resumable(hdr, b, len);
-    return v1_line_done(hdr, PP_AF_INET6, n);
-}
-
-/* The same for "PROXY UNKNOWN": up to the first CR, no LF before it. */
-static PP_NOINLINE int v1_unknown_line(pp_header *hdr, const uint8_t *b,
-                                       size_t len, const uint8_t *stop)
-{
-    size_t room = (size_t)(stop - b), limit = v1_limit(hdr);
-    const uint8_t *cr =
-        *stop == '\r' ? stop
-                      : (const uint8_t *)memchr(b, '\r',
-                                                room < limit ? room : limit);
-    int n = cr != NULL && v1_unknown_ok(b + 6, cr)
-                ? v1_line_end(hdr, b, len, cr)
-                : 0;
-
-    return n != 0 ? v1_line_done(hdr, PP_AF_UNSPEC, n)
-                  : v1_resumable(hdr, b, len);
-}
-
-/* The whole line, bounded by stop, after "PROXY TC" (tcp) or "PROXY UN". */
-static PP_INLINE int v1_line(pp_header *hdr, const uint8_t *b, size_t len,
-                             const uint8_t *stop, int tcp)
-{
-    if (!tcp)
-        return v1_unknown_line(hdr, b, len, stop);
-    /* len >= V1_MIN_LEN: bytes 8..10 are in. Once they read "P4 " or
-     * "P6 ", stop (a CR or LF) lies after them, beyond the address start. */
-    if (b[8] == 'P') {
-        if (same2(b + 9, "4 "))
-            return v1_tcp4_line(hdr, b, len, stop);
-        if (same2(b + 9, "6 "))
-            return v1_tcp6_line(hdr, b, len, stop);
-    }
-    return v1_resumable(hdr, b, len);
-}
-
-/* The first CR within the v1 limit, as v1_line's stop. */
-static PP_NOINLINE int v1_first_call_cr(pp_header *hdr, const uint8_t *b,
-                                        size_t len, int tcp)
-{
-    size_t limit = v1_limit(hdr);
-    const uint8_t *cr =
-        (const uint8_t *)memchr(b, '\r', len < limit ? len : limit);
-
-    return cr != NULL ? v1_line(hdr, b, len, cr, tcp)
-                      : v1_resumable(hdr, b, len);
-}
-
-/* A first call starting with 'P', len >= V1_MIN_LEN. The usual case, the
- * whole line in, goes straight through (v1_line), bounded by the last byte
- * when that is the LF (a read of exactly the header), else by the first
- * CR. "PROXY TC" and "PROXY UN" are one word each. */
-static PP_NOINLINE int v1_first_call(pp_header *hdr, const uint8_t *b,
-                                     size_t len)
-{
-    int tcp;
-
-    if ((hdr->flags & PP_F_NO_V1) != 0)
-        return v1_resumable(hdr, b, len);
-    if (same8(b, "PROXY TC"))
-        tcp = 1;
-    else if (same8(b, "PROXY UN"))
-        tcp = 0;
-    else
-        return v1_resumable(hdr, b, len);
-    if (b[len - 1] == '\n')
-        return v1_line(hdr, b, len, b + len - 1, tcp);
-    return v1_first_call_cr(hdr, b, len, tcp);
-}
-
-/* A first call (stage ST_START; each call starts again from byte 0 until
- * the v1 signature or v2 fixed part is all in) that v2_plain did not
- * answer. */
-static PP_NOINLINE int parse_first(pp_header *hdr, const uint8_t *b,
-                                   size_t len)
-{
-    if (len >= V1_MIN_LEN && b[0] == 'P')
-        return v1_first_call(hdr, b, len);
-    if (len == 0)
-        return PP_INCOMPLETE;
-    /* A max_len below the shortest header is too long at byte 1. */
-    if (b[0] == '\r')
-        return below(hdr->max_len, 16) ? settle(hdr, PP_ERR_TOO_LONG)
-                                       : v2_begin(hdr, b, len);
-    if (b[0] == 'P')
-        return v1_dfa_first(hdr, b, len); /* len < V1_MIN_LEN */
-    return settle(hdr, PP_ERR_NOT_PROXY);
-}
-
-/* A first call with the v2 fixed part all in and signed that v2_plain
- * declined: what parse_first does for it, without a second signature
- * compare. */
-static PP_NOINLINE int v2_first(pp_header *hdr, const uint8_t *b, size_t len)
-{
-    return below(hdr->max_len, 16) ? settle(hdr, PP_ERR_TOO_LONG)
-                                   : v2_signed(hdr, b, len);
-}
-
-/* Later calls but the v2 TLV stage: v1 resumed, or a finished result
- * repeated. */
-static PP_NOINLINE int parse_v1_or_done(pp_header *hdr, const uint8_t *b,
-                                        size_t len)
-{
-    if (hdr->pp__p.stage == ST_DONE || hdr->pp__p.stage == ST_FAILED)
-        return sticky(hdr, b, len);
-    if (len == 0)
-        return PP_INCOMPLETE;
-    return settle(hdr, v1_parse(hdr, b, len));
-}
-
-/* Later calls: the v2 TLV stage (a call per TLV when fed byte by byte)
- * goes on with one test and no stack frame. */
-static PP_NOINLINE int parse_later(pp_header *hdr, const uint8_t *b,
-                                   size_t len)
-{
-    if (hdr->pp__p.stage == ST_V2_TLVS)
-        return v2_tlv_stage(hdr, b, len);
-    return parse_v1_or_done(hdr, b, len);
-}
-
-/* The common v2 case (v2_plain) and one new byte of a v1 TCP4 line (the
- * automaton) are answered here, with no call and no stack frame;
- * everything else goes on out of line. */
-int pp_parse(pp_header *hdr, const void *buf, size_t len)
-{
-    const uint8_t *b = (const uint8_t *)buf;
-    int r;
-
-    /* A v1 TCP4 line fed byte by byte: one step of the automaton. */
-    if (hdr->pp__p.stage >= ST_V1_DFA) {
-        size_t s;
-        if (len != hdr->pp__p.next)
-            return v1_dfa_more(hdr, b, len);
-        PP_INVARIANT(len >= 2 && b != NULL); /* next: bytes read + 1 */
-        s = v1_dfa_step(hdr->pp__p.dfa, b[len - 1]);
-        if (s < V1_DFA_BASE)
-            return v1_dfa_left(hdr, b, len, len, s);
-        hdr->pp__p.dfa = (uint8_t)s;
-        hdr->pp__p.next = len + 1;
-        return PP_INCOMPLETE;
-    }
-    if (hdr->pp__p.stage != ST_START) {
-        /* Below wake (0 outside the v2 TLV stage) the new bytes cannot
-         * decide anything: answered with no call (one per byte when a
-         * header is fed byte by byte). */
-        if (len < hdr->pp__p.wake)
-            return PP_INCOMPLETE;
-        return parse_later(hdr, b, len);
-    }
-    if (len < 16 || memcmp(b, v2_sig, 12) != 0)
-        return parse_first(hdr, b, len);
-    r = v2_plain(hdr, b, len);
-    return r != 0 ? r : v2_first(hdr, b, len);
-}
-
-/* total is set only once a v2 fixed part was accepted (and kept after a
- * later error); v1 never sets it. */
-size_t pp_expected_len(const pp_header *hdr)
-{
-    if (hdr->pp__p.stage == ST_DONE)
-        return hdr->length;
-    return hdr->pp__p.total;
-}
-
-int pp_has_addresses(const pp_header *hdr)
-{
-    /* command is set last by the parser, so an unfinished parse says 0. */
-    return hdr->command == PP_CMD_PROXY &&
-           (hdr->family == PP_AF_INET || hdr->family == PP_AF_INET6 ||
-            hdr->family == PP_AF_UNIX);
-}
-
-/* ======================================================================
- * TLV access
- * ==================================================================== */
-
-void pp_tlv_iter_init(pp_tlv_iter *it, const pp_header *hdr)
-{
-    it->next = hdr->tlvs;
-    it->end = hdr->tlvs ? hdr->tlvs + hdr->tlvs_len : NULL;
-}
-
-void pp_ssl_iter_init(pp_tlv_iter *it, const pp_tlv *ssl)
-{
-    if (ssl == NULL || ssl->type != PP_TLV_SSL || ssl->len < 5) {
-        it->next = it->end = NULL;
-        return;
-    }
-    it->next = ssl->value + 5;
-    it->end = ssl->value + ssl->len;
-}
-
-int pp_tlv_next(pp_tlv_iter *it, pp_tlv *tlv)
-{
-    size_t left;
-
-    if (it->next == NULL || it->next >= it->end)
-        return 0;
-    left = (size_t)(it->end - it->next);
-    if (left < 3 || (size_t)load_be16(it->next + 1) > left - 3) {
-        it->next = it->end;
-        return 0;
-    }
-    tlv->type = it->next[0];
-    tlv->len = load_be16(it->next + 1);
-    tlv->value = it->next + 3;
-    it->next += 3 + (size_t)tlv->len;
-    return 1;
-}
-
-int pp_tlv_find(const pp_header *hdr, uint8_t type, pp_tlv *tlv)
-{
-    pp_tlv_iter it;
-
-    pp_tlv_iter_init(&it, hdr);
-    while (pp_tlv_next(&it, tlv))
-        if (tlv->type == type)
-            return 1;
-    return 0;
-}
-
-static int tlv_bytes(const pp_header *hdr, uint8_t type, pp_bytes *out)
-{
-    pp_tlv t;
-
-    if (!pp_tlv_find(hdr, type, &t))
-        return 0;
-    out->ptr = t.value;
-    out->len = t.len;
-    return 1;
-}
-
-int pp_alpn(const pp_header *hdr, pp_bytes *out)
-{
-    return tlv_bytes(hdr, PP_TLV_ALPN, out);
-}
-
-int pp_authority(const pp_header *hdr, pp_bytes *out)
-{
-    return tlv_bytes(hdr, PP_TLV_AUTHORITY, out);
-}
-
-int pp_unique_id(const pp_header *hdr, pp_bytes *out)
-{
-    return tlv_bytes(hdr, PP_TLV_UNIQUE_ID, out);
-}
-
-int pp_netns(const pp_header *hdr, pp_bytes *out)
-{
-    return tlv_bytes(hdr, PP_TLV_NETNS, out);
-}
-
-/* Where each known SSL sub-TLV goes in pp_ssl_info; NULL for others. */
-static pp_bytes *ssl_field(pp_ssl_info *info, uint8_t type)
-{
-    switch (type) {
-    case PP_SSL_VERSION: return &info->version;
-    case PP_SSL_CN: return &info->cn;
-    case PP_SSL_CIPHER: return &info->cipher;
-    case PP_SSL_SIG_ALG: return &info->sig_alg;
-    case PP_SSL_KEY_ALG: return &info->key_alg;
-    case PP_SSL_GROUP: return &info->group;
-    case PP_SSL_SIG_SCHEME: return &info->sig_scheme;
-    case PP_SSL_CLIENT_CERT: return &info->client_cert;
-    default: return NULL;
-    }
-}
-
-int pp_ssl(const pp_header *hdr, pp_ssl_info *out)
-{
-    pp_tlv ssl, sub;
-    pp_tlv_iter it;
-
-    memset(out, 0, sizeof *out);
-    if (!pp_tlv_find(hdr, PP_TLV_SSL, &ssl) || ssl.len < 5)
-        return 0;
-    out->client = ssl.value[0];
-    out->verify = load_be32(ssl.value + 1);
-    pp_ssl_iter_init(&it, &ssl);
-    while (pp_tlv_next(&it, &sub)) {
-        pp_bytes *f = ssl_field(out, sub.type);
-        if (f != NULL && f->ptr == NULL) {
-            f->ptr = sub.value;
-            f->len = sub.len;
-        }
-    }
-    return 1;
-}
-
-/* A cloud TLV: custom type, subtype byte, then the value. */
-static int cloud_value(const pp_header *hdr, uint8_t type, pp_tlv *t)
-{
-    return pp_tlv_find(hdr, type, t) && t->len >= 1 && t->value[0] == 0x01;
-}
-
-int pp_aws_vpce_id(const pp_header *hdr, pp_bytes *out)
-{
-    pp_tlv t;
-
-    if (!cloud_value(hdr, PP_TLV_AWS, &t) || t.len < 2)
-        return 0;
-    out->ptr = t.value + 1;
-    out->len = (size_t)t.len - 1;
-    return 1;
-}
-
-int pp_azure_linkid(const pp_header *hdr, uint32_t *out)
-{
-    pp_tlv t;
-
-    if (!cloud_value(hdr, PP_TLV_AZURE, &t) || t.len != 5)
-        return 0;
-    *out = (uint32_t)t.value[1] | (uint32_t)t.value[2] << 8 |
-           (uint32_t)t.value[3] << 16 | (uint32_t)t.value[4] << 24;
-    return 1;
-}
-
-int pp_gcp_psc_id(const pp_header *hdr, uint64_t *out)
-{
-    pp_tlv t;
-
-    if (!pp_tlv_find(hdr, PP_TLV_GCP, &t) || t.len != 8)
-        return 0;
-    *out = (uint64_t)load_be32(t.value) << 32 | load_be32(t.value + 4);
-    return 1;
-}
-
-/* ========================================================================
- * v1 text
- * ====================================================================== */
+/* ---- v1 lines --------------------------------------------------------- */
 
 static const char wr_hex_digits[] = "0123456789abcdef";
 
@@ -2595,28 +2230,38 @@ static const char wr_hex_digits[] = "0123456789abcdef";
  * the digit count. An octet is one 4-byte copy; the padding is
  * overwritten by whatever follows. */
 #define WR_C(d) (uint8_t)('0' + (d))
-#define WR_O1(a) {WR_C(a), 0, 0, 1}
-#define WR_O2(a, b) {WR_C(a), WR_C(b), 0, 2}
-#define WR_O3(a, b, c) {WR_C(a), WR_C(b), WR_C(c), 3}
-#define WR_TEN2(a) WR_O2(a, 0), WR_O2(a, 1), WR_O2(a, 2), WR_O2(a, 3), \
-    WR_O2(a, 4), WR_O2(a, 5), WR_O2(a, 6), WR_O2(a, 7), WR_O2(a, 8),   \
-    WR_O2(a, 9)
-#define WR_TEN3(a, b) WR_O3(a, b, 0), WR_O3(a, b, 1), WR_O3(a, b, 2),    \
-    WR_O3(a, b, 3), WR_O3(a, b, 4), WR_O3(a, b, 5), WR_O3(a, b, 6),     \
-    WR_O3(a, b, 7), WR_O3(a, b, 8), WR_O3(a, b, 9)
-#define WR_HUNDRED3(a) WR_TEN3(a, 0), WR_TEN3(a, 1), WR_TEN3(a, 2),      \
-    WR_TEN3(a, 3), WR_TEN3(a, 4), WR_TEN3(a, 5), WR_TEN3(a, 6),         \
-    WR_TEN3(a, 7), WR_TEN3(a, 8), WR_TEN3(a, 9)
-static const uint8_t wr_octet_text[256][4] = {
-    WR_O1(0), WR_O1(1), WR_O1(2), WR_O1(3), WR_O1(4),
-    WR_O1(5), WR_O1(6), WR_O1(7), WR_O1(8), WR_O1(9),
-    WR_TEN2(1), WR_TEN2(2), WR_TEN2(3), WR_TEN2(4), WR_TEN2(5),
-    WR_TEN2(6), WR_TEN2(7), WR_TEN2(8), WR_TEN2(9),
-    WR_HUNDRED3(1),
-    WR_TEN3(2, 0), WR_TEN3(2, 1), WR_TEN3(2, 2), WR_TEN3(2, 3), WR_TEN3(2, 4),
-    WR_O3(2, 5, 0), WR_O3(2, 5, 1), WR_O3(2, 5, 2), WR_O3(2, 5, 3),
-    WR_O3(2, 5, 4), WR_O3(2, 5, 5)
-};
+#define WR_O1(a)                                                               \
+    {                                                                          \
+        WR_C(a), 0, 0, 1                                                       \
+    }
+#define WR_O2(a, b)                                                            \
+    {                                                                          \
+        WR_C(a), WR_C(b), 0, 2                                                 \
+    }
+#define WR_O3(a, b, c)                                                         \
+    {                                                                          \
+        WR_C(a), WR_C(b), WR_C(c), 3                                           \
+    }
+#define WR_TEN2(a)                                                             \
+    WR_O2(a, 0), WR_O2(a, 1), WR_O2(a, 2), WR_O2(a, 3), WR_O2(a, 4),           \
+        WR_O2(a, 5), WR_O2(a, 6), WR_O2(a, 7), WR_O2(a, 8), WR_O2(a, 9)
+#define WR_TEN3(a, b)                                                          \
+    WR_O3(a, b, 0), WR_O3(a, b, 1), WR_O3(a, b, 2), WR_O3(a, b, 3),            \
+        WR_O3(a, b, 4), WR_O3(a, b, 5), WR_O3(a, b, 6), WR_O3(a, b, 7),        \
+        WR_O3(a, b, 8), WR_O3(a, b, 9)
+#define WR_HUNDRED3(a)                                                         \
+    WR_TEN3(a, 0), WR_TEN3(a, 1), WR_TEN3(a, 2), WR_TEN3(a, 3), WR_TEN3(a, 4), \
+        WR_TEN3(a, 5), WR_TEN3(a, 6), WR_TEN3(a, 7), WR_TEN3(a, 8),            \
+        WR_TEN3(a, 9)
+static const uint8_t wr_octet_text[][4] = {
+    WR_O1(0),       WR_O1(1),       WR_O1(2),       WR_O1(3),
+    WR_O1(4),       WR_O1(5),       WR_O1(6),       WR_O1(7),
+    WR_O1(8),       WR_O1(9),       WR_TEN2(1),     WR_TEN2(2),
+    WR_TEN2(3),     WR_TEN2(4),     WR_TEN2(5),     WR_TEN2(6),
+    WR_TEN2(7),     WR_TEN2(8),     WR_TEN2(9),     WR_HUNDRED3(1),
+    WR_TEN3(2, 0),  WR_TEN3(2, 1),  WR_TEN3(2, 2),  WR_TEN3(2, 3),
+    WR_TEN3(2, 4),  WR_O3(2, 5, 0), WR_O3(2, 5, 1), WR_O3(2, 5, 2),
+    WR_O3(2, 5, 3), WR_O3(2, 5, 4), WR_O3(2, 5, 5)};
 #undef WR_HUNDRED3
 #undef WR_TEN3
 #undef WR_TEN2
@@ -2624,6 +2269,9 @@ static const uint8_t wr_octet_text[256][4] = {
 #undef WR_O2
 #undef WR_O1
 #undef WR_C
+/* One entry for each octet value (it is the index). */
+PP_STATIC_ASSERT(sizeof wr_octet_text / sizeof wr_octet_text[0] == 256,
+                 octet_text_covers_every_octet);
 
 /* Decimal of v (0..65535) without leading zeros; returns the end. */
 static uint8_t *wr_put_port(uint8_t *p, unsigned v)
@@ -2670,16 +2318,6 @@ static uint8_t *wr_put_hex16(uint8_t *p, unsigned v)
     return p;
 }
 
-/* The first 12 bytes of an IPv4-mapped IPv6 address, ::ffff:a.b.c.d. */
-static const uint8_t v4mapped_prefix[12] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-};
-
-static int wr_is_v4mapped(const uint8_t ip[16])
-{
-    return memcmp(ip, v4mapped_prefix, sizeof v4mapped_prefix) == 0;
-}
-
 /* RFC 5952 text: the longest run of two or more zero groups (the leftmost
  * on a tie) becomes "::". IPv4-mapped addresses keep a dotted tail
  * (section 5), as HAProxy sends them. */
@@ -2688,7 +2326,7 @@ static uint8_t *wr_put_ip6(uint8_t *p, const uint8_t ip[16])
     unsigned g[8];
     unsigned i, run = 0, best_at = 8, best_len = 0;
 
-    if (wr_is_v4mapped(ip)) {
+    if (is_v4mapped(ip)) {
         memcpy(p, "::ffff:", 7);
         return wr_put_ip4(p + 7, ip + 12);
     }
@@ -2701,7 +2339,7 @@ static uint8_t *wr_put_ip6(uint8_t *p, const uint8_t ip[16])
             best_at = i + 1 - run;
         }
     }
-    if (best_len < 2) {          /* a single zero group stays "0" */
+    if (best_len < 2) { /* a single zero group stays "0" */
         best_at = 8;
         best_len = 0;
     }
@@ -2721,7 +2359,7 @@ static uint8_t *wr_put_ip6(uint8_t *p, const uint8_t ip[16])
 
 /* "PROXY TCP4 a.b.c.d a.b.c.d sport dport\r\n": the hot path, kept
  * straight-line. */
-static uint8_t *wr_v1_tcp4(uint8_t *p, const pp_header *hdr)
+static uint8_t *wr_put_v1_tcp4(uint8_t *p, const pp_header *hdr)
 {
     memcpy(p, "PROXY TCP4 ", 11);
     p = wr_put_ip4(p + 11, hdr->src.ip);
@@ -2735,7 +2373,7 @@ static uint8_t *wr_v1_tcp4(uint8_t *p, const pp_header *hdr)
     return p + 2;
 }
 
-static uint8_t *wr_v1_tcp6(uint8_t *p, const pp_header *hdr)
+static uint8_t *wr_put_v1_tcp6(uint8_t *p, const pp_header *hdr)
 {
     memcpy(p, "PROXY TCP6 ", 11);
     p = wr_put_ip6(p + 11, hdr->src.ip);
@@ -2756,13 +2394,13 @@ static uint8_t *wr_v1_tcp6(uint8_t *p, const pp_header *hdr)
  * TCP only for PROXY over INET/INET6 streams: anything else is something
  * v1 cannot say, hence "UNKNOWN" (the receiver then uses the connection's
  * own endpoints). */
-static size_t wr_v1_line(uint8_t *p, const pp_header *hdr)
+static size_t wr_put_v1_line(uint8_t *p, const pp_header *hdr)
 {
     if (hdr->command == PP_CMD_PROXY && hdr->transport == PP_TRANSPORT_STREAM) {
         if (hdr->family == PP_AF_INET)
-            return (size_t)(wr_v1_tcp4(p, hdr) - p);
+            return (size_t)(wr_put_v1_tcp4(p, hdr) - p);
         if (hdr->family == PP_AF_INET6)
-            return (size_t)(wr_v1_tcp6(p, hdr) - p);
+            return (size_t)(wr_put_v1_tcp6(p, hdr) - p);
     }
     memcpy(p, "PROXY UNKNOWN\r\n", 15);
     return 15;
@@ -2774,13 +2412,13 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
     uint8_t *dst;
     size_t n;
 
-    if (hdr == NULL || hdr->command > PP_CMD_PROXY
-        || hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM)
+    if (hdr == NULL || hdr->command > PP_CMD_PROXY ||
+        hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM)
         return PP_ERR_ARG;
     /* The longest line fits any cap >= 107: write in place. Otherwise
      * format aside so that a short cap sees no byte written. */
     dst = (out != NULL && cap >= PP_V1_MAX_LEN) ? (uint8_t *)out : tmp;
-    n = wr_v1_line(dst, hdr);
+    n = wr_put_v1_line(dst, hdr);
     if (n > cap)
         return (int)n;
     if (out == NULL)
@@ -2790,9 +2428,7 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
     return (int)n;
 }
 
-/* ========================================================================
- * v2 binary
- * ====================================================================== */
+/* ---- v2 headers ------------------------------------------------------- */
 
 #define WR_V2_FIXED 16u
 #define WR_TLV_HDR 3u
@@ -2800,12 +2436,12 @@ int pp_write_v1(void *out, size_t cap, const pp_header *hdr)
 
 /* What a v2 header will hold, measured before a byte is written. */
 typedef struct wr_v2_plan {
-    size_t block;   /* address block bytes */
-    size_t relay;   /* relayed TLV bytes (CRC32C and NOOP left out) */
-    size_t extra;   /* opts->tlvs bytes */
-    size_t pad;     /* final NOOP TLV bytes: 0 or >= 3 */
-    size_t total;   /* whole header */
-    int crc;        /* a CRC32C TLV goes first */
+    size_t block;     /* address block bytes */
+    size_t relay;     /* relayed TLV bytes (CRC32C and NOOP left out) */
+    size_t extra;     /* opts->tlvs bytes */
+    size_t pad;       /* final NOOP TLV bytes: 0 or >= 3 */
+    size_t total;     /* whole header */
+    int crc;          /* a CRC32C TLV goes first */
     uint8_t fam_byte; /* byte 13 */
 } wr_v2_plan;
 
@@ -2813,24 +2449,26 @@ typedef struct wr_v2_plan {
  * (UNSPEC goes with UNSPEC only). */
 static int wr_family_byte(const pp_header *hdr)
 {
-    if (hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM
-        || (hdr->family == PP_AF_UNSPEC) != (hdr->transport == PP_TRANSPORT_UNSPEC))
+    if (hdr->family > PP_AF_UNIX || hdr->transport > PP_TRANSPORT_DGRAM ||
+        (hdr->family == PP_AF_UNSPEC) !=
+            (hdr->transport == PP_TRANSPORT_UNSPEC))
         return -1;
     return hdr->family << 4 | hdr->transport;
 }
 
-/* Whether a TLV may be written: pp_parse must accept what we produce.
- * CRC32C is the writer's own (opts->crc32c), never the caller's. */
-static int wr_tlv_ok(unsigned type, size_t len, const uint8_t *value)
+/* Whether a TLV may be written: pp_parse must accept what the writer
+ * produces, so the parser's own checks decide (v2_tlv_header_error, and
+ * the sub-TLVs of SSL). CRC32C is the writer's own (opts->crc32c), never
+ * the caller's. */
+static int wr_tlv_is_writable(unsigned type, size_t len, const uint8_t *value)
 {
-    if (len > 0 && value == NULL)
+    uint32_t no_crc = 0;
+
+    if ((len > 0 && value == NULL) || type == PP_TLV_CRC32C)
         return 0;
-    switch (type) {
-    case PP_TLV_CRC32C: return 0;
-    case PP_TLV_UNIQUE_ID: return len <= PP_UNIQUE_ID_MAX;
-    case PP_TLV_SSL: return len >= 5 && v2_ssl_tiles(value, (uint32_t)len);
-    default: return 1;
-    }
+    if (v2_tlv_header_error(&no_crc, (uint8_t)type, (uint32_t)len, 0) != 0)
+        return 0;
+    return type != PP_TLV_SSL || v2_ssl_is_tiled(value, (uint32_t)len);
 }
 
 /* *bytes = what relaying hdr->tlvs adds, checking the block as it goes
@@ -2851,7 +2489,7 @@ static int wr_relay_len(const pp_header *hdr, size_t *bytes)
         if (n > left)
             return 0;
         if (p[0] != PP_TLV_CRC32C && p[0] != PP_TLV_NOOP) {
-            if (!wr_tlv_ok(p[0], n - WR_TLV_HDR, p + WR_TLV_HDR))
+            if (!wr_tlv_is_writable(p[0], n - WR_TLV_HDR, p + WR_TLV_HDR))
                 return 0;
             *bytes += n;
             if (*bytes > PP_V2_MAX_LEN)
@@ -2873,7 +2511,7 @@ static int wr_extra_len(const pp_v2_opts *opts, size_t *bytes)
         return 0;
     for (i = 0; i < opts->tlv_count; i++) {
         const pp_tlv *t = &opts->tlvs[i];
-        if (!wr_tlv_ok(t->type, t->len, t->value))
+        if (!wr_tlv_is_writable(t->type, t->len, t->value))
             return 0;
         *bytes += WR_TLV_HDR + (size_t)t->len;
         if (*bytes > PP_V2_MAX_LEN)
@@ -2914,11 +2552,11 @@ static size_t wr_padded_len(size_t bare, const pp_v2_opts *o)
 
 /* A UNIX endpoint the block can hold: the raw field, or a path of at most
  * 108 bytes. */
-static int wr_unix_ok(const pp_addr *a)
+static int wr_unix_is_writable(const pp_addr *a)
 {
-    return a->unix_raw != NULL
-           || (a->path_len <= PP_UNIX_PATH_LEN
-               && (a->path != NULL || a->path_len == 0));
+    return a->unix_raw != NULL ||
+        (a->path_len <= PP_UNIX_PATH_LEN &&
+         (a->path != NULL || a->path_len == 0));
 }
 
 /* Validates hdr and lays out the header without options: PP_OK or
@@ -2934,8 +2572,8 @@ static int wr_v2_plan_base(const pp_header *hdr, wr_v2_plan *pl)
 
     if (hdr->command > PP_CMD_PROXY || fam < 0)
         return PP_ERR_ARG;
-    if (hdr->command == PP_CMD_PROXY && hdr->family == PP_AF_UNIX
-        && (!wr_unix_ok(&hdr->src) || !wr_unix_ok(&hdr->dst)))
+    if (hdr->command == PP_CMD_PROXY && hdr->family == PP_AF_UNIX &&
+        (!wr_unix_is_writable(&hdr->src) || !wr_unix_is_writable(&hdr->dst)))
         return PP_ERR_ARG;
     pl->fam_byte = (uint8_t)fam;
     pl->block = (size_t)v2_block_len(pl->fam_byte);
@@ -2951,8 +2589,8 @@ static int wr_v2_plan_opts(const pp_header *hdr, const pp_v2_opts *opts,
 {
     size_t bare;
 
-    if ((opts->relay_tlvs && !wr_relay_len(hdr, &pl->relay))
-        || !wr_extra_len(opts, &pl->extra))
+    if ((opts->relay_tlvs && !wr_relay_len(hdr, &pl->relay)) ||
+        !wr_extra_len(opts, &pl->extra))
         return PP_ERR_ARG;
     pl->crc = opts->crc32c != 0;
     bare = pl->total + (pl->crc ? WR_CRC_TLV_LEN : 0) + pl->relay + pl->extra;
@@ -2976,7 +2614,7 @@ static uint8_t *wr_put_addrs(uint8_t *p, const pp_header *hdr, size_t block)
 {
     const pp_addr *s = &hdr->src, *d = &hdr->dst;
 
-    if (hdr->command != PP_CMD_PROXY) {      /* LOCAL: zeros, see above */
+    if (hdr->command != PP_CMD_PROXY) { /* LOCAL: zeros, see above */
         memset(p, 0, block);
         return p + block;
     }
@@ -2994,7 +2632,7 @@ static uint8_t *wr_put_addrs(uint8_t *p, const pp_header *hdr, size_t block)
         store_be16(p + 34, d->port);
         return p + 36;
     case PP_AF_UNIX: {
-        const pp_addr *a[2] = { s, d };
+        const pp_addr *a[2] = {s, d};
         int i;
         for (i = 0; i < 2; i++, p += PP_UNIX_PATH_LEN) {
             if (a[i]->unix_raw != NULL) {
@@ -3014,8 +2652,7 @@ static uint8_t *wr_put_addrs(uint8_t *p, const pp_header *hdr, size_t block)
 }
 
 /* Copies hdr->tlvs in wire order without CRC32C and NOOP (checked by
- * wr_relay_len already). */
-/* Copy the relayed TLVs, never more than the measured `room` bytes. */
+ * wr_relay_len already), never more than the measured room bytes. */
 static uint8_t *wr_put_relay(uint8_t *p, const pp_header *hdr, size_t room)
 {
     const uint8_t *q = hdr->tlvs, *end = hdr->tlvs + hdr->tlvs_len;
@@ -3036,11 +2673,11 @@ static uint8_t *wr_put_relay(uint8_t *p, const pp_header *hdr, size_t room)
 
 /* Whether [a, a+an) and [b, b+bn) share a byte. Compared as integers:
  * the views may belong to unrelated objects. */
-static int wr_overlap(const void *a, size_t an, const void *b, size_t bn)
+static int wr_overlaps(const void *a, size_t an, const void *b, size_t bn)
 {
     uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
     return a != NULL && b != NULL && an > 0 && bn > 0 && x < y + bn &&
-           y < x + an;
+        y < x + an;
 }
 
 /* Whether writing n bytes at out would overwrite what the writer reads:
@@ -3051,23 +2688,23 @@ static int wr_inputs_overlap(const pp_header *hdr, const pp_v2_opts *opts,
     size_t i;
 
     if (hdr->family == PP_AF_UNIX &&
-        (wr_overlap(out, n, hdr->src.unix_raw, PP_UNIX_PATH_LEN) ||
-         wr_overlap(out, n, hdr->dst.unix_raw, PP_UNIX_PATH_LEN) ||
-         wr_overlap(out, n, hdr->src.path, hdr->src.path_len) ||
-         wr_overlap(out, n, hdr->dst.path, hdr->dst.path_len)))
+        (wr_overlaps(out, n, hdr->src.unix_raw, PP_UNIX_PATH_LEN) ||
+         wr_overlaps(out, n, hdr->dst.unix_raw, PP_UNIX_PATH_LEN) ||
+         wr_overlaps(out, n, hdr->src.path, hdr->src.path_len) ||
+         wr_overlaps(out, n, hdr->dst.path, hdr->dst.path_len)))
         return 1;
     if (opts == NULL)
         return 0;
-    if (opts->relay_tlvs && wr_overlap(out, n, hdr->tlvs, hdr->tlvs_len))
+    if (opts->relay_tlvs && wr_overlaps(out, n, hdr->tlvs, hdr->tlvs_len))
         return 1;
     for (i = 0; i < opts->tlv_count; i++)
-        if (wr_overlap(out, n, opts->tlvs[i].value, opts->tlvs[i].len))
+        if (wr_overlaps(out, n, opts->tlvs[i].value, opts->tlvs[i].len))
             return 1;
     return 0;
 }
 
-static void wr_v2_emit(uint8_t *o, const pp_header *hdr,
-                       const pp_v2_opts *opts, const wr_v2_plan *pl)
+static void wr_v2_emit(uint8_t *o, const pp_header *hdr, const pp_v2_opts *opts,
+                       const wr_v2_plan *pl)
 {
     uint8_t *p = o + WR_V2_FIXED;
     uint8_t *crc_value = NULL;
@@ -3112,8 +2749,8 @@ int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
 
     if (hdr == NULL)
         return PP_ERR_ARG;
-    if ((rc = wr_v2_plan_base(hdr, &pl)) != PP_OK
-        || (opts != NULL && (rc = wr_v2_plan_opts(hdr, opts, &pl)) != PP_OK))
+    if ((rc = wr_v2_plan_base(hdr, &pl)) != PP_OK ||
+        (opts != NULL && (rc = wr_v2_plan_opts(hdr, opts, &pl)) != PP_OK))
         return rc;
     if (pl.total > cap)
         return (int)pl.total;
@@ -3123,27 +2760,28 @@ int pp_write_v2(void *out, size_t cap, const pp_header *hdr,
     return (int)pl.total;
 }
 
-/* ========================================================================
- * sockaddr conversions
- * ====================================================================== */
-#ifndef PP_NO_SOCKETS
+/* ======================================================================
+ * 7. sockaddr helpers
+ * ==================================================================== */
+
+#ifdef PP_WITH_SOCKADDR
 
 /* One endpoint as read from a sockaddr, IPv4-mapped IPv6 unmapped. */
-typedef struct wr_end {
-    int family;                 /* PP_AF_* */
+typedef struct sa_end {
+    int family; /* PP_AF_* */
     uint8_t ip[16];
     uint16_t port;
-    const uint8_t *sun_path;    /* AF_UNIX: into the caller's sockaddr */
-} wr_end;
+    const uint8_t *sun_path; /* AF_UNIX: into the caller's sockaddr */
+} sa_end;
 
-static uint16_t wr_port_from_net(const void *net)
+static uint16_t sa_port_from_net(const void *net)
 {
     uint8_t b[2];
     memcpy(b, net, 2);
     return load_be16(b);
 }
 
-static void wr_port_to_net(void *net, uint16_t port)
+static void sa_port_to_net(void *net, uint16_t port)
 {
     uint8_t b[2];
     store_be16(b, port);
@@ -3152,7 +2790,7 @@ static void wr_port_to_net(void *net, uint16_t port)
 
 /* sockaddrs are copied out with memcpy: the caller's storage need not be
  * the exact struct type nor aligned for it. */
-static int wr_read_end(const struct sockaddr *sa, wr_end *e)
+static int sa_end_from_sockaddr(const struct sockaddr *sa, sa_end *e)
 {
     memset(e, 0, sizeof *e);
     switch (sa->sa_family) {
@@ -3161,16 +2799,16 @@ static int wr_read_end(const struct sockaddr *sa, wr_end *e)
         memcpy(&sin, sa, sizeof sin);
         e->family = PP_AF_INET;
         memcpy(e->ip, &sin.sin_addr, 4);
-        e->port = wr_port_from_net(&sin.sin_port);
+        e->port = sa_port_from_net(&sin.sin_port);
         return 1;
     }
     case AF_INET6: {
         struct sockaddr_in6 sin6;
         memcpy(&sin6, sa, sizeof sin6);
         memcpy(e->ip, &sin6.sin6_addr, 16);
-        e->port = wr_port_from_net(&sin6.sin6_port);
+        e->port = sa_port_from_net(&sin6.sin6_port);
         e->family = PP_AF_INET6;
-        if (wr_is_v4mapped(e->ip)) {
+        if (is_v4mapped(e->ip)) {
             e->family = PP_AF_INET;
             memmove(e->ip, e->ip + 12, 4);
             memset(e->ip + 4, 0, 12);
@@ -3179,7 +2817,8 @@ static int wr_read_end(const struct sockaddr *sa, wr_end *e)
     }
     case AF_UNIX:
         e->family = PP_AF_UNIX;
-        e->sun_path = (const uint8_t *)sa + offsetof(struct sockaddr_un, sun_path);
+        e->sun_path =
+            (const uint8_t *)sa + offsetof(struct sockaddr_un, sun_path);
         return 1;
     default:
         return 0;
@@ -3187,16 +2826,16 @@ static int wr_read_end(const struct sockaddr *sa, wr_end *e)
 }
 
 /* Size of sun_path here: 108 on Linux, 104 on the BSDs. */
-static size_t wr_sun_path_size(void)
+static size_t sa_sun_path_size(void)
 {
     struct sockaddr_un sun;
     return sizeof sun.sun_path;
 }
 
-static void wr_set_end(pp_addr *a, const wr_end *e, int family)
+static void sa_set_end(pp_addr *a, const sa_end *e, int family)
 {
     if (family == PP_AF_UNIX) {
-        size_t room = wr_sun_path_size();
+        size_t room = sa_sun_path_size();
         const uint8_t *nul;
         if (room > PP_UNIX_PATH_LEN)
             room = PP_UNIX_PATH_LEN;
@@ -3207,13 +2846,13 @@ static void wr_set_end(pp_addr *a, const wr_end *e, int family)
          * only where sun_path is 108 bytes; a path name is written up to
          * its NUL and zero-filled, never with the bytes after it. */
         a->unix_raw = room == PP_UNIX_PATH_LEN && e->sun_path[0] == 0
-                          ? e->sun_path
-                          : NULL;
+            ? e->sun_path
+            : NULL;
         return;
     }
     memcpy(a->ip, e->ip, 16);
     if (family == PP_AF_INET6 && e->family == PP_AF_INET) {
-        memcpy(a->ip, v4mapped_prefix, 12);   /* promote to ::ffff:v4 */
+        memcpy(a->ip, v4mapped_prefix, 12); /* promote to ::ffff:v4 */
         memcpy(a->ip + 12, e->ip, 4);
     }
     a->port = e->port;
@@ -3222,16 +2861,16 @@ static void wr_set_end(pp_addr *a, const wr_end *e, int family)
 int pp_header_from_sockaddr(pp_header *hdr, const struct sockaddr *src,
                             const struct sockaddr *dst)
 {
-    wr_end s, d;
+    sa_end s, d;
     int family;
 
-    if (hdr == NULL || src == NULL || dst == NULL
-        || !wr_read_end(src, &s) || !wr_read_end(dst, &d))
+    if (hdr == NULL || src == NULL || dst == NULL ||
+        !sa_end_from_sockaddr(src, &s) || !sa_end_from_sockaddr(dst, &d))
         return PP_ERR_ARG;
     if (s.family == d.family)
         family = s.family;
     else if (s.family != PP_AF_UNIX && d.family != PP_AF_UNIX)
-        family = PP_AF_INET6;                 /* one INET, one INET6 */
+        family = PP_AF_INET6; /* one INET, one INET6 */
     else
         return PP_ERR_ARG;
     memset(hdr, 0, sizeof *hdr);
@@ -3239,12 +2878,12 @@ int pp_header_from_sockaddr(pp_header *hdr, const struct sockaddr *src,
     hdr->command = PP_CMD_PROXY;
     hdr->family = (uint8_t)family;
     hdr->transport = PP_TRANSPORT_STREAM;
-    wr_set_end(&hdr->src, &s, family);
-    wr_set_end(&hdr->dst, &d, family);
+    sa_set_end(&hdr->src, &s, family);
+    sa_set_end(&hdr->dst, &d, family);
     return PP_OK;
 }
 
-static int wr_fill_unix(const pp_addr *a, struct sockaddr_storage *ss,
+static int sa_fill_unix(const pp_addr *a, struct sockaddr_storage *ss,
                         socklen_t *sslen)
 {
     struct sockaddr_un sun;
@@ -3255,7 +2894,7 @@ static int wr_fill_unix(const pp_addr *a, struct sockaddr_storage *ss,
     if (a->unix_raw != NULL) {
         size_t n = room < PP_UNIX_PATH_LEN ? room : PP_UNIX_PATH_LEN;
         size_t i;
-        for (i = n; i < PP_UNIX_PATH_LEN; i++)   /* would be cut off */
+        for (i = n; i < PP_UNIX_PATH_LEN; i++) /* would be cut off */
             if (a->unix_raw[i] != 0)
                 return PP_ERR_ARG;
         memcpy(sun.sun_path, a->unix_raw, n);
@@ -3282,7 +2921,7 @@ static int sa_from_addr(const pp_header *hdr, const pp_addr *a,
         struct sockaddr_in sin;
         memset(&sin, 0, sizeof sin);
         sin.sin_family = AF_INET;
-        wr_port_to_net(&sin.sin_port, a->port);
+        sa_port_to_net(&sin.sin_port, a->port);
         memcpy(&sin.sin_addr, a->ip, 4);
         memcpy(ss, &sin, sizeof sin);
         *sslen = (socklen_t)sizeof sin;
@@ -3292,14 +2931,14 @@ static int sa_from_addr(const pp_header *hdr, const pp_addr *a,
         struct sockaddr_in6 sin6;
         memset(&sin6, 0, sizeof sin6);
         sin6.sin6_family = AF_INET6;
-        wr_port_to_net(&sin6.sin6_port, a->port);
+        sa_port_to_net(&sin6.sin6_port, a->port);
         memcpy(&sin6.sin6_addr, a->ip, 16);
         memcpy(ss, &sin6, sizeof sin6);
         *sslen = (socklen_t)sizeof sin6;
         return PP_OK;
     }
     case PP_AF_UNIX:
-        return wr_fill_unix(a, ss, sslen);
+        return sa_fill_unix(a, ss, sslen);
     default:
         return PP_ERR_ARG;
     }
@@ -3321,273 +2960,34 @@ int pp_get_dst(const pp_header *hdr, struct sockaddr_storage *ss,
     return sa_from_addr(hdr, &hdr->dst, ss, sslen);
 }
 
-#endif /* PP_NO_SOCKETS */
-
-#ifndef PP_NO_SOCKETS
-
-/* ------------------------------------------------------------------------
- * Stream sockets
- * ---------------------------------------------------------------------- */
-
-/* The buffer size pp_recv_step requires: room for the longest header the
- * settings in hdr can accept. */
-static size_t sk_room_needed(const pp_header *hdr)
+int pp_trust_match_sockaddr(const pp_trust *t, const struct sockaddr *sa)
 {
-    size_t need = (hdr->flags & PP_F_NO_V2) ? PP_V1_MAX_LEN : PP_V2_MAX_LEN;
+    uint8_t addr[16];
 
-    if (hdr->max_len != 0 && hdr->max_len < need)
-        need = hdr->max_len;
-    return need;
-}
-
-/* How many bytes after the first `have` may still belong to the header,
- * within the buffer. Once v2 told its length that is exact; before, any of
- * the first 107 bytes may (a v1 line is at most 107 bytes, and a v2 header
- * tells its length after 16). Peeking past the header is harmless: only
- * bytes proven to be header are ever consumed. */
-static size_t sk_window(const pp_header *hdr, size_t have, size_t cap)
-{
-    size_t want = cap - have;
-    size_t limit = pp_expected_len(hdr);
-
-    if (limit == 0)
-        limit = PP_V1_MAX_LEN;
-    if (limit > have && limit - have < want)
-        want = limit - have;
-    return want;
-}
-
-static int sk_would_block(int err)
-{
-#if defined(EWOULDBLOCK) && EWOULDBLOCK != EAGAIN
-    if (err == EWOULDBLOCK)
-        return 1;
-#endif
-    return err == EAGAIN;
-}
-
-/* One recv with MSG_DONTWAIT (and MSG_PEEK when asked), retried on EINTR.
- * Returns the bytes received (> 0), PP_AGAIN, PP_ERR_CLOSED at end of
- * stream, or PP_ERR_IO with errno from recv. */
-static long sk_recv(int fd, uint8_t *dst, size_t len, int peek)
-{
-    int flags = MSG_DONTWAIT | (peek ? MSG_PEEK : 0);
-
-    for (;;) {
-        ssize_t got = recv(fd, dst, len, flags);
-
-        if (got > 0)
-            return (long)got;
-        if (got == 0)
-            return PP_ERR_CLOSED;
-        if (errno == EINTR)
-            continue;
-        return sk_would_block(errno) ? PP_AGAIN : PP_ERR_IO;
-    }
-}
-
-/* Take n bytes that an earlier peek saw off the socket, into buf + *have
- * (where the peek put the very same bytes), advancing *have as they come.
- * Peeked bytes are queued, so this does not wait; should another reader
- * have taken them, the error is reported and *have stays exact. */
-static int sk_consume(int fd, uint8_t *buf, size_t *have, size_t n)
-{
-    while (n > 0) {
-        long got = sk_recv(fd, buf + *have, n, 0);
-
-        if (got < 0)
-            return (int)got;
-        *have += (size_t)got;
-        n -= (size_t)got;
-    }
-    return PP_OK;
-}
-
-/* The header is complete with length len (> *have - it was only peeked
- * past *have): consume the rest of it and report len. */
-static int sk_finish(int fd, uint8_t *buf, size_t *have, int len)
-{
-    int rc = PP_OK;
-
-    if ((size_t)len > *have)
-        rc = sk_consume(fd, buf, have, (size_t)len - *have);
-    return rc < 0 ? rc : len;
-}
-
-int pp_recv_step(int fd, pp_header *hdr, void *buf, size_t cap,
-                 size_t *have)
-{
-    uint8_t *b = (uint8_t *)buf;
-
-    if (fd < 0 || hdr == NULL || b == NULL || have == NULL || *have > cap ||
-        cap < sk_room_needed(hdr))
-        return PP_ERR_ARG;
-
-    for (;;) {
-        size_t want;
-        long got;
-        int rc = pp_parse(hdr, b, *have);
-
-        /* A finished header (also one whose consumption an error cut
-         * short) or a sticky parser error: nothing more to read. */
-        if (rc > 0)
-            return sk_finish(fd, b, have, rc);
-        if (rc != PP_INCOMPLETE)
-            return rc;
-        /* Only reachable when max_len is below 16: a v2 header can never
-         * fit, and the parser learns the length too late to say so. */
-        if (*have >= cap)
-            return PP_ERR_TOO_LONG;
-
-        want = sk_window(hdr, *have, cap);
-        got = sk_recv(fd, b + *have, want, 1);
-        if (got < 0)
-            return (int)got;
-
-        rc = pp_parse(hdr, b, *have + (size_t)got);
-        if (rc > 0)
-            return sk_finish(fd, b, have, rc);
-        if (rc != PP_INCOMPLETE)
-            return rc;
-
-        /* Still a valid prefix: every peeked byte is header. Take them so
-         * that poll() will not report them again. */
-        rc = sk_consume(fd, b, have, (size_t)got);
-        if (rc < 0)
-            return rc;
-        /* A short peek emptied the queue; a full one may have left more. */
-        if ((size_t)got < want)
-            return PP_AGAIN;
-    }
-}
-
-/* Milliseconds from now until *deadline, rounded up so that poll() does
- * not wake a fraction of a millisecond early and spin; 0 once passed. */
-static int sk_ms_left(const struct timespec *deadline)
-{
-    struct timespec now;
-    long long left_ns;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+    if (sa == NULL)
         return 0;
-    left_ns = ((long long)deadline->tv_sec - (long long)now.tv_sec) *
-                  1000000000LL +
-              ((long long)deadline->tv_nsec - (long long)now.tv_nsec);
-    if (left_ns <= 0)
-        return 0;
-    if (left_ns / 1000000LL >= (long long)INT_MAX)
-        return INT_MAX;
-    return (int)((left_ns + 999999LL) / 1000000LL);
-}
-
-int pp_recv_header(int fd, pp_header *hdr, void *buf, size_t cap,
-                   int timeout_ms)
-{
-    struct timespec deadline;
-    size_t have = 0;
-
-    if (timeout_ms >= 0) {
-        if (clock_gettime(CLOCK_MONOTONIC, &deadline) != 0)
-            return PP_ERR_IO;
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec += 1;
-            deadline.tv_nsec -= 1000000000L;
-        }
+    /* Copy the address bytes out: sa may point at any sockaddr storage. */
+    if (sa->sa_family == AF_INET) {
+        memcpy(addr,
+               (const unsigned char *)sa +
+                   offsetof(struct sockaddr_in, sin_addr),
+               4);
+        return pp_trust_match_ip4(t, addr);
     }
-
-    for (;;) {
-        struct pollfd pfd;
-        int wait_ms = -1;
-        int rc = pp_recv_step(fd, hdr, buf, cap, &have);
-
-        if (rc != PP_AGAIN)
-            return rc;
-        if (timeout_ms >= 0) {
-            wait_ms = sk_ms_left(&deadline);
-            if (wait_ms == 0)
-                return PP_ERR_TIMEOUT;
-        }
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        /* Readable, hung up or in error: the next step tells which. */
-        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
-            return PP_ERR_IO;
+    if (sa->sa_family == AF_INET6) {
+        memcpy(addr,
+               (const unsigned char *)sa +
+                   offsetof(struct sockaddr_in6, sin6_addr),
+               16);
+        return pp_trust_match_ip6(t, addr);
     }
-}
-#endif /* PP_NO_SOCKETS */
-
-/* ------------------------------------------------------------------------
- * Datagrams
- * ---------------------------------------------------------------------- */
-
-int pp_dgram_parse(pp_header *hdr, const void *dgram, size_t len,
-                   const uint8_t **payload, size_t *payload_len)
-{
-    size_t max_len;
-    int rc;
-
-    if (payload != NULL)
-        *payload = NULL;
-    if (payload_len != NULL)
-        *payload_len = 0;
-    if (hdr == NULL || (dgram == NULL && len > 0) || payload == NULL ||
-        payload_len == NULL)
-        return PP_ERR_ARG;
-
-    max_len = hdr->max_len;
-    memset(hdr, 0, sizeof *hdr);
-    hdr->max_len = max_len;
-    hdr->flags = PP_F_NO_V1;
-
-    rc = pp_parse(hdr, dgram, len);
-    /* A datagram is all there will ever be: a valid prefix is cut off. */
-    if (rc == PP_INCOMPLETE)
-        return PP_ERR_TRUNCATED;
-    if (rc < 0)
-        return rc;
-    *payload = (const uint8_t *)dgram + rc;
-    *payload_len = len - (size_t)rc;
-    return rc;
+    return 0;
 }
 
-int pp_dgram_write(void *out, size_t cap, const pp_header *hdr,
-                   const pp_v2_opts *opts, const void *payload,
-                   size_t payload_len)
-{
-    uint8_t *o = (uint8_t *)out;
-    size_t total;
-    int hlen;
-
-    if ((o == NULL && cap > 0) || (payload == NULL && payload_len > 0))
-        return PP_ERR_ARG;
-
-    /* Measure first: nothing may be written unless all of it fits. */
-    hlen = pp_write_v2(o, 0, hdr, opts);
-    if (hlen < 0)
-        return hlen;
-    if (payload_len > (size_t)INT_MAX - (size_t)hlen)
-        return PP_ERR_ARG;
-    total = (size_t)hlen + payload_len;
-    if (total > cap || o == NULL)
-        return (int)total;
-    /* The payload may move within out; what the header reads may not. */
-    if (wr_inputs_overlap(hdr, opts, o, total))
-        return PP_ERR_ARG;
-
-    /* Payload first, with memmove: a caller may have received it at the
-     * start of out and be prepending the header in place. */
-    if (payload_len > 0)
-        memmove(o + hlen, payload, payload_len);
-    if (pp_write_v2(o, (size_t)hlen, hdr, opts) != hlen)
-        return PP_ERR_ARG; /* cannot happen: same input, same length */
-    return (int)total;
-}
+#endif /* PP_WITH_SOCKADDR */
 
 /* ======================================================================
- * Trust table
+ * 8. Trust table
  * ==================================================================== */
 
 /* Every entry is a [lo, hi] range of 128-bit addresses, IPv4 stored as
@@ -3608,13 +3008,12 @@ typedef struct trust_u128 {
     uint64_t low;
 } trust_u128;
 
-/* Written out so that compilers turn it into one load and a byte swap. */
+/* The 8 bytes at p as a big-endian number. */
 static uint64_t trust_be64(const uint8_t *p)
 {
-    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 |
-           (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
-           (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
-           (uint64_t)p[6] << 8 | (uint64_t)p[7];
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+        (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+        (uint64_t)p[6] << 8 | (uint64_t)p[7];
 }
 
 static trust_u128 trust_load(const uint8_t *p)
@@ -3687,13 +3086,13 @@ static int trust_parse_addr(const uint8_t *p, size_t len, uint8_t out[16],
     text[len] = '/';
 
     if (memchr(text, ':', len) != NULL) {
-        if (parse_ip6(text, text + len + 1, out, &stop) != PP_OK ||
+        if (v1_ip6_text(text, text + len + 1, out, &stop) != PP_OK ||
             stop != text + len)
             return PP_ERR_CIDR_SYNTAX;
         *family_bits = 128;
         return PP_OK;
     }
-    if (parse_ip4(text, text + len + 1, v4, &stop) != PP_OK ||
+    if (v1_ip4_text(text, text + len + 1, v4, &stop) != PP_OK ||
         stop != text + len)
         return PP_ERR_CIDR_SYNTAX;
     memcpy(out, v4mapped_prefix, 12);
@@ -3776,8 +3175,7 @@ static void trust_sift_down(pp_trust_entry *e, size_t root, size_t n)
 
         if (child >= n)
             break;
-        if (child + 1 < n &&
-            trust_cmp_bytes(e[child].lo, e[child + 1].lo) < 0)
+        if (child + 1 < n && trust_cmp_bytes(e[child].lo, e[child + 1].lo) < 0)
             child++;
         if (trust_cmp(key, trust_load(e[child].lo)) >= 0)
             break;
@@ -3838,15 +3236,15 @@ static int trust_key(int family, const uint8_t *addr, uint8_t key[16])
     return 0;
 }
 
-static int trust_in(const pp_trust_entry *e, trust_u128 key)
+static int trust_range_holds(const pp_trust_entry *e, trust_u128 key)
 {
     return trust_cmp(trust_load(e->lo), key) <= 0 &&
-           trust_cmp(key, trust_load(e->hi)) <= 0;
+        trust_cmp(key, trust_load(e->hi)) <= 0;
 }
 
 /* Sorted, disjoint ranges: the only candidate is the last one whose lo is
  * not above the key. */
-static int trust_search(const pp_trust_entry *e, size_t n, trust_u128 key)
+static int trust_sorted_holds(const pp_trust_entry *e, size_t n, trust_u128 key)
 {
     size_t first = 0;
     size_t after = n;
@@ -3862,12 +3260,13 @@ static int trust_search(const pp_trust_entry *e, size_t n, trust_u128 key)
     return first > 0 && trust_cmp(key, trust_load(e[first - 1].hi)) <= 0;
 }
 
-static int trust_scan(const pp_trust_entry *e, size_t n, trust_u128 key)
+static int trust_unsorted_holds(const pp_trust_entry *e, size_t n,
+                                trust_u128 key)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (trust_in(&e[i], key))
+        if (trust_range_holds(&e[i], key))
             return 1;
     }
     return 0;
@@ -3882,7 +3281,7 @@ void pp_trust_init(pp_trust *t, pp_trust_entry *storage, size_t cap)
     t->entries = storage;
     t->cap = storage != NULL ? cap : 0;
     t->count = 0;
-    t->built = 0;
+    t->state_donotuse.internal_donotuse.built = 0;
 }
 
 int pp_trust_add(pp_trust *t, const char *text, size_t len, int *host_bits)
@@ -3903,7 +3302,7 @@ int pp_trust_add(pp_trust *t, const char *text, size_t len, int *host_bits)
         return PP_ERR_TABLE_FULL;
     host = trust_set_range(&t->entries[t->count], net, prefix);
     t->count++;
-    t->built = 0;
+    t->state_donotuse.internal_donotuse.built = 0;
     if (host_bits != NULL)
         *host_bits = host;
     return PP_OK;
@@ -3917,7 +3316,7 @@ void pp_trust_build(pp_trust *t)
 
     if (t == NULL || t->entries == NULL) {
         if (t != NULL)
-            t->built = 1;
+            t->state_donotuse.internal_donotuse.built = 1;
         return;
     }
     e = t->entries;
@@ -3934,7 +3333,7 @@ void pp_trust_build(pp_trust *t)
         }
     }
     t->count = kept;
-    t->built = 1;
+    t->state_donotuse.internal_donotuse.built = 1;
 }
 
 /* family is PP_AF_INET (addr has 4 bytes) or PP_AF_INET6 (16 bytes). */
@@ -3948,9 +3347,9 @@ static int trust_match(const pp_trust *t, int family, const uint8_t *addr)
     if (!trust_key(family, addr, bytes))
         return 0;
     key = trust_load(bytes);
-    if (t->built)
-        return trust_search(t->entries, t->count, key);
-    return trust_scan(t->entries, t->count, key);
+    if (t->state_donotuse.internal_donotuse.built)
+        return trust_sorted_holds(t->entries, t->count, key);
+    return trust_unsorted_holds(t->entries, t->count, key);
 }
 
 int pp_trust_match_ip4(const pp_trust *t, const uint8_t addr[4])
@@ -3963,24 +3362,330 @@ int pp_trust_match_ip6(const pp_trust *t, const uint8_t addr[16])
     return trust_match(t, PP_AF_INET6, addr);
 }
 
-#ifndef PP_NO_SOCKETS
-int pp_trust_match_sockaddr(const pp_trust *t, const struct sockaddr *sa)
-{
-    uint8_t addr[16];
+/* ======================================================================
+ * 9. Stream sockets
+ * ==================================================================== */
 
-    if (sa == NULL)
-        return 0;
-    /* Copy the address bytes out: sa may point at any sockaddr storage. */
-    if (sa->sa_family == AF_INET) {
-        memcpy(addr, (const unsigned char *)sa +
-                         offsetof(struct sockaddr_in, sin_addr), 4);
-        return pp_trust_match_ip4(t, addr);
-    }
-    if (sa->sa_family == AF_INET6) {
-        memcpy(addr, (const unsigned char *)sa +
-                         offsetof(struct sockaddr_in6, sin6_addr), 16);
-        return pp_trust_match_ip6(t, addr);
-    }
-    return 0;
+#ifdef PP_WITH_RECV
+
+/* The buffer size pp_recv_step requires: room for the longest header the
+ * settings in hdr can accept. */
+static size_t sk_room_needed(const pp_header *hdr)
+{
+    size_t need = (hdr->flags & PP_F_NO_V2) ? PP_V1_MAX_LEN : PP_V2_MAX_LEN;
+
+    if (hdr->max_len != 0 && hdr->max_len < need)
+        need = hdr->max_len;
+    return need;
 }
+
+/* How many bytes after the first `have` may still belong to the header,
+ * within the buffer. Once v2 told its length that is exact; before, any of
+ * the first 107 bytes may (a v1 line is at most 107 bytes, and a v2 header
+ * tells its length after 16). Peeking past the header is harmless: only
+ * bytes proven to be header are ever consumed. */
+static size_t sk_peek_len(const pp_header *hdr, size_t have, size_t cap)
+{
+    size_t want = cap - have;
+    size_t limit = pp_expected_len(hdr);
+
+    if (limit == 0)
+        limit = PP_V1_MAX_LEN;
+    if (limit > have && limit - have < want)
+        want = limit - have;
+    return want;
+}
+
+static int sk_would_block(int err)
+{
+#if defined(EWOULDBLOCK) && EWOULDBLOCK != EAGAIN
+    if (err == EWOULDBLOCK)
+        return 1;
 #endif
+    return err == EAGAIN;
+}
+
+/* One recv with MSG_DONTWAIT (and MSG_PEEK when asked), retried on EINTR.
+ * Returns the bytes received (> 0), PP_AGAIN, PP_ERR_CLOSED at end of
+ * stream, or PP_ERR_IO with errno from recv. */
+static long sk_recv(int fd, uint8_t *dst, size_t len, int peek)
+{
+    int flags = MSG_DONTWAIT | (peek ? MSG_PEEK : 0);
+
+    for (;;) {
+        ssize_t got = recv(fd, dst, len, flags);
+
+        if (got > 0)
+            return (long)got;
+        if (got == 0)
+            return PP_ERR_CLOSED;
+        if (errno == EINTR)
+            continue;
+        return sk_would_block(errno) ? PP_AGAIN : PP_ERR_IO;
+    }
+}
+
+/* Take n bytes that an earlier peek saw off the socket, into buf + *have
+ * (where the peek put the very same bytes), advancing *have as they come.
+ * Peeked bytes are queued, so this does not wait; should another reader
+ * have taken them, the error is reported and *have stays exact. */
+static int sk_consume(int fd, uint8_t *buf, size_t *have, size_t n)
+{
+    while (n > 0) {
+        long got = sk_recv(fd, buf + *have, n, 0);
+
+        if (got < 0)
+            return (int)got;
+        *have += (size_t)got;
+        n -= (size_t)got;
+    }
+    return PP_OK;
+}
+
+/* The header is complete with length len (> *have - it was only peeked
+ * past *have): consume the rest of it and report len. */
+static int sk_finish(int fd, uint8_t *buf, size_t *have, int len)
+{
+    int rc = PP_OK;
+
+    if ((size_t)len > *have)
+        rc = sk_consume(fd, buf, have, (size_t)len - *have);
+    return rc < 0 ? rc : len;
+}
+
+int pp_recv_step(int fd, pp_header *hdr, void *buf, size_t cap, size_t *have)
+{
+    uint8_t *b = (uint8_t *)buf;
+
+    if (fd < 0 || hdr == NULL || b == NULL || have == NULL || *have > cap ||
+        cap < sk_room_needed(hdr))
+        return PP_ERR_ARG;
+
+    for (;;) {
+        size_t want;
+        long got;
+        int rc = pp_parse(hdr, b, *have);
+
+        /* A finished header (also one whose consumption an error cut
+         * short) or a sticky parser error: nothing more to read. */
+        if (rc > 0)
+            return sk_finish(fd, b, have, rc);
+        if (rc != PP_INCOMPLETE)
+            return rc;
+        /* Only reachable when max_len is below 16: a v2 header can never
+         * fit, and the parser learns the length too late to say so. */
+        if (*have >= cap)
+            return PP_ERR_TOO_LONG;
+
+        want = sk_peek_len(hdr, *have, cap);
+        got = sk_recv(fd, b + *have, want, 1);
+        if (got < 0)
+            return (int)got;
+
+        rc = pp_parse(hdr, b, *have + (size_t)got);
+        if (rc > 0)
+            return sk_finish(fd, b, have, rc);
+        if (rc != PP_INCOMPLETE)
+            return rc;
+
+        /* Still a valid prefix: every peeked byte is header. Take them so
+         * that poll() will not report them again. */
+        rc = sk_consume(fd, b, have, (size_t)got);
+        if (rc < 0)
+            return rc;
+        /* A short peek emptied the queue; a full one may have left more. */
+        if ((size_t)got < want)
+            return PP_AGAIN;
+    }
+}
+
+/* Milliseconds from now until *deadline, rounded up so that poll() does
+ * not wake a fraction of a millisecond early and spin; 0 once passed. */
+static int sk_ms_left(const struct timespec *deadline)
+{
+    struct timespec now;
+    long long left_ns;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return 0;
+    left_ns =
+        ((long long)deadline->tv_sec - (long long)now.tv_sec) * 1000000000LL +
+        ((long long)deadline->tv_nsec - (long long)now.tv_nsec);
+    if (left_ns <= 0)
+        return 0;
+    if (left_ns / 1000000LL >= (long long)INT_MAX)
+        return INT_MAX;
+    return (int)((left_ns + 999999LL) / 1000000LL);
+}
+
+int pp_recv_header(int fd, pp_header *hdr, void *buf, size_t cap,
+                   int timeout_ms)
+{
+    struct timespec deadline;
+    size_t have = 0;
+
+    if (timeout_ms >= 0) {
+        if (clock_gettime(CLOCK_MONOTONIC, &deadline) != 0)
+            return PP_ERR_IO;
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec += 1;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+
+    for (;;) {
+        struct pollfd pfd;
+        int wait_ms = -1;
+        int rc = pp_recv_step(fd, hdr, buf, cap, &have);
+
+        if (rc != PP_AGAIN)
+            return rc;
+        if (timeout_ms >= 0) {
+            wait_ms = sk_ms_left(&deadline);
+            if (wait_ms == 0)
+                return PP_ERR_TIMEOUT;
+        }
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        /* Readable, hung up or in error: the next step tells which. */
+        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+            return PP_ERR_IO;
+    }
+}
+#endif /* PP_WITH_RECV */
+
+/* ======================================================================
+ * 10. Datagrams
+ * ==================================================================== */
+
+int pp_dgram_parse(pp_header *hdr, const void *dgram, size_t len,
+                   const uint8_t **payload, size_t *payload_len)
+{
+    size_t max_len;
+    int rc;
+
+    if (payload != NULL)
+        *payload = NULL;
+    if (payload_len != NULL)
+        *payload_len = 0;
+    if (hdr == NULL || (dgram == NULL && len > 0) || payload == NULL ||
+        payload_len == NULL)
+        return PP_ERR_ARG;
+
+    max_len = hdr->max_len;
+    memset(hdr, 0, sizeof *hdr);
+    hdr->max_len = max_len;
+    hdr->flags = PP_F_NO_V1;
+
+    rc = pp_parse(hdr, dgram, len);
+    /* A datagram is all there will ever be: a valid prefix is cut off. */
+    if (rc == PP_INCOMPLETE)
+        return PP_ERR_TRUNCATED;
+    if (rc < 0)
+        return rc;
+    *payload = (const uint8_t *)dgram + rc;
+    *payload_len = len - (size_t)rc;
+    return rc;
+}
+
+int pp_dgram_write(void *out, size_t cap, const pp_header *hdr,
+                   const pp_v2_opts *opts, const void *payload,
+                   size_t payload_len)
+{
+    uint8_t *o = (uint8_t *)out;
+    size_t total;
+    int hlen;
+
+    if ((o == NULL && cap > 0) || (payload == NULL && payload_len > 0))
+        return PP_ERR_ARG;
+
+    /* Measure first: nothing may be written unless all of it fits. */
+    hlen = pp_write_v2(o, 0, hdr, opts);
+    if (hlen < 0)
+        return hlen;
+    if (payload_len > (size_t)INT_MAX - (size_t)hlen)
+        return PP_ERR_ARG;
+    total = (size_t)hlen + payload_len;
+    if (total > cap || o == NULL)
+        return (int)total;
+    /* The payload may move within out; what the header reads may not. */
+    if (wr_inputs_overlap(hdr, opts, o, total))
+        return PP_ERR_ARG;
+
+    /* Payload first, with memmove: a caller may have received it at the
+     * start of out and be prepending the header in place. */
+    if (payload_len > 0)
+        memmove(o + hlen, payload, payload_len);
+    if (pp_write_v2(o, (size_t)hlen, hdr, opts) != hlen)
+        return PP_ERR_ARG; /* cannot happen: same input, same length */
+    return (int)total;
+}
+
+/* ======================================================================
+ * 11. Status names and sentences
+ * ==================================================================== */
+
+struct status_text {
+    const char *name;
+    const char *sentence;
+};
+
+/* Indexed by -status. */
+static const struct status_text status_texts[] = {
+    {"ok", "success"},
+    {"incomplete", "valid prefix of a PROXY header: more bytes needed"},
+    {"not_proxy", "the bytes are not a PROXY protocol header"},
+    {"v1_syntax", "v1 header: wrong separator, missing or extra field"},
+    {"v1_family", "v1 header: protocol is not TCP4, TCP6 or UNKNOWN"},
+    {"v1_address", "v1 header: address is not valid for its family"},
+    {"v1_port", "v1 header: port is not 0..65535 without leading zeros"},
+    {"v1_crlf", "v1 header: lone CR or LF"},
+    {"v1_too_long", "v1 header: no CRLF within 107 bytes"},
+    {"v2_version", "v2 header: version is not 2"},
+    {"v2_command", "v2 header: command is neither LOCAL nor PROXY"},
+    {"v2_family", "v2 header: unknown address family or transport"},
+    {"v2_addr_len", "v2 header: length is too short for the address block"},
+    {"too_long", "header is longer than the configured limit"},
+    {"tlv_truncated", "v2 header: TLVs do not fill the header exactly"},
+    {"tlv_crc32c", "v2 header: CRC32C TLV is not 4 bytes or is repeated"},
+    {"crc32c_mismatch", "v2 header: CRC32C checksum does not match"},
+    {"tlv_unique_id", "v2 header: UNIQUE_ID TLV is longer than 128 bytes"},
+    {"tlv_ssl", "v2 header: SSL TLV is malformed"},
+    {"version_disabled", "PROXY protocol version not allowed here"},
+    {"arg", "invalid argument"},
+    {"table_full", "trust table is full"},
+    {"cidr_syntax", "CIDR text is malformed"},
+    {"cidr_prefix", "CIDR prefix length is out of range"},
+    {"timeout", "timed out before the header was complete"},
+    {"closed", "peer closed the connection before the header was complete"},
+    {"io", "I/O error (see errno)"},
+    {"again", "would block: wait for the socket to be readable"},
+    {"truncated", "datagram ends inside its PROXY header"},
+};
+/* One entry for each status from PP_OK down to the last one. */
+PP_STATIC_ASSERT(sizeof status_texts / sizeof status_texts[0] ==
+                     1 - PP_ERR_TRUNCATED,
+                 status_texts_cover_every_status);
+
+static const struct status_text *status_text_of(int status)
+{
+    int n = (int)(sizeof status_texts / sizeof status_texts[0]);
+    if (status > 0 || status <= -n)
+        return NULL;
+    return &status_texts[-status];
+}
+
+const char *pp_strerror(int status)
+{
+    const struct status_text *t = status_text_of(status);
+    return t ? t->sentence : "unknown status";
+}
+
+const char *pp_status_name(int status)
+{
+    const struct status_text *t = status_text_of(status);
+    return t ? t->name : "unknown";
+}

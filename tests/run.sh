@@ -8,7 +8,8 @@
 #   3. the unit tests once under valgrind memcheck (zero errors)
 #   4. the vendoring promise: lib/pphdr.c + include/pphdr.h alone, C99/C11,
 #      gcc and clang, -Werror; the header as C++; no allocator symbols;
-#      cppcheck and the clang static analyzer with no findings
+#      cppcheck and the clang static analyzer with no findings; every C file
+#      formatted by clang-format
 #   5. real peers: HAProxy, nginx and curl as senders and receivers
 #   6. ppproxy black-box tests against real peers
 #   6b. the server-author examples, man pages and ppproxy's service setup
@@ -22,7 +23,8 @@ top=$(pwd)
 packages=(meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
           libcmocka-dev valgrind python3 curl openssl haproxy nginx
           libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev
-          cppcheck clang-tidy libssl-dev libuv1-dev groff man-db systemd)
+          cppcheck clang-tidy clang-format libssl-dev libuv1-dev groff man-db
+          systemd)
 install_missing() {
     local missing=() p
     for p in "${packages[@]}"; do
@@ -36,12 +38,9 @@ install_missing() {
             --no-install-recommends "${missing[@]}" >/dev/null
 }
 install_missing || { echo "package installation failed"; exit 1; }
-# The packaged services must not hold ports or run as daemons during tests.
-for svc in haproxy nginx; do
-    command -v systemctl >/dev/null && systemctl stop "$svc" 2>/dev/null
-    pkill -x "$svc" 2>/dev/null
-done
-true
+# The system's own haproxy and nginx services are left alone: every test
+# starts its own instances on free loopback ports, with its own config, pid
+# file and runtime directory, and stops only the processes it started.
 
 passed=0
 failed=0
@@ -108,15 +107,22 @@ static_analysis() {
             --checks='-*,clang-analyzer-*' lib/pphdr.c -- -std=c99 -Iinclude
 }
 
+# Every C file of the library, its header, the tests, the fuzzers and the
+# examples is formatted as /.clang-format says.
+format_check() {
+    find lib include tests fuzz examples -name '*.c' -o -name '*.h' |
+        sort | xargs clang-format --dry-run --Werror
+}
+
 valgrind_units() {
     meson test -C build/gcc --suite unit --print-errorlogs \
         --wrapper 'valgrind --error-exitcode=99 --leak-check=full --quiet' \
         --timeout-multiplier 10
 }
 
-sanitizer_build() {
+sanitizer_build() { # PP_DEBUG: the library's PP_ASSERT invariants checked
     CC=clang setup build/asan -Db_sanitize=address,undefined \
-        -Db_lundef=false -Dc_args=-fno-sanitize-recover=all \
+        -Db_lundef=false -Dc_args="-fno-sanitize-recover=all -DPP_DEBUG" \
         -Dopenssl_example=enabled -Dlibuv_example=enabled
 }
 
@@ -132,6 +138,7 @@ step "unit tests (ASan+UBSan)" unit_tests build/asan
 step "unit tests under valgrind" valgrind_units
 step "vendored pair compiles alone" vendoring
 step "static analysis (cppcheck, clang-tidy analyzer)" static_analysis
+step "formatting (clang-format)" format_check
 step "real peers (haproxy, nginx, curl)" tests/peers/run.sh "$top/build/gcc"
 step "ppproxy against real peers" tests/proxy/run.sh "$top/build/gcc"
 step "examples, man pages, ppproxy service" tests/examples/run.sh "$top/build/gcc"

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common.h"
 #include "pphdr.h"
 
 #ifdef MSG_NOSIGNAL
@@ -37,7 +38,7 @@
  * Socket pairs
  * ---------------------------------------------------------------------- */
 enum { KIND_UNIX, KIND_TCP, KIND_COUNT };
-static const char *const kind_name[KIND_COUNT] = { "unix", "tcp" };
+static const char *const kind_name[KIND_COUNT] = {"unix", "tcp"};
 
 /* fds[0] receives (the "server" side), fds[1] sends (the peer). */
 static void make_pair(int kind, int fds[2])
@@ -66,8 +67,8 @@ static void make_pair(int kind, int fds[2])
     assert_true(fds[0] >= 0);
     close(ls);
     /* Small writes leave as small segments. */
-    assert_int_equal(setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one,
-                                sizeof one), 0);
+    assert_int_equal(
+        setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
 }
 
 static void set_nonblock(int fd)
@@ -150,13 +151,13 @@ typedef struct sender {
     int fd;
     uint8_t data[8192];
     size_t len;
-    size_t chunk[MAX_CHUNKS];     /* chunk lengths, in order */
+    size_t chunk[MAX_CHUNKS];      /* chunk lengths, in order */
     unsigned delay_us[MAX_CHUNKS]; /* sleep before each chunk */
     size_t nchunks;
-    int gate_fd;                  /* -1, or wait for a byte here ... */
-    size_t gate_before;           /* ... before sending this chunk */
+    int gate_fd;        /* -1, or wait for a byte here ... */
+    size_t gate_before; /* ... before sending this chunk */
     int close_when_done;
-    int failed;                   /* errno of a failed send, or -1 */
+    int failed; /* errno of a failed send, or -1 */
     pthread_t tid;
 } sender;
 
@@ -225,8 +226,8 @@ static void plan_random(sender *s, uint32_t *st)
         uint32_t r = prng_next(st);
         size_t max = (r & 3u) == 0 ? 300 : 9;
         size_t len = 1 + (size_t)(prng_next(st) % max);
-        unsigned delay = (prng_next(st) & 1u) ? 0u
-                                              : (unsigned)(prng_next(st) % 1500u);
+        unsigned delay =
+            (prng_next(st) & 1u) ? 0u : (unsigned)(prng_next(st) % 1500u);
 
         if (len > s->len - off)
             len = s->len - off;
@@ -310,21 +311,6 @@ static void sender_finish(sender *s)
 /* ------------------------------------------------------------------------
  * Header cases (bytes written by hand, not by the library's writer)
  * ---------------------------------------------------------------------- */
-static const uint8_t v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A };
-
-static size_t build_v2(uint8_t *out, uint8_t ver_cmd, uint8_t fam,
-                       const uint8_t *body, size_t body_len)
-{
-    memcpy(out, v2_sig, sizeof v2_sig);
-    out[12] = ver_cmd;
-    out[13] = fam;
-    out[14] = (uint8_t)(body_len >> 8);
-    out[15] = (uint8_t)(body_len & 0xFFu);
-    if (body_len > 0)
-        memcpy(out + 16, body, body_len);
-    return 16 + body_len;
-}
 
 typedef struct hcase {
     const char *name;
@@ -342,8 +328,8 @@ static hcase cases[NCASES];
 static uint8_t app[600];
 static size_t app_len;
 
-static void set_v1(hcase *c, const char *name, const char *text,
-                   uint8_t family, uint16_t sport, uint16_t dport)
+static void set_v1(hcase *c, const char *name, const char *text, uint8_t family,
+                   uint16_t sport, uint16_t dport)
 {
     c->name = name;
     c->len = strlen(text);
@@ -351,8 +337,8 @@ static void set_v1(hcase *c, const char *name, const char *text,
     c->version = 1;
     c->command = PP_CMD_PROXY;
     c->family = family;
-    c->transport = family == PP_AF_UNSPEC ? PP_TRANSPORT_UNSPEC
-                                          : PP_TRANSPORT_STREAM;
+    c->transport =
+        family == PP_AF_UNSPEC ? PP_TRANSPORT_UNSPEC : PP_TRANSPORT_STREAM;
     c->sport = sport;
     c->dport = dport;
 }
@@ -373,19 +359,19 @@ static void set_v2(hcase *c, const char *name, uint8_t ver_cmd, uint8_t fam,
 
 static int setup_cases(void **state)
 {
-    static const uint8_t inet[12] = { 10, 0, 0, 1, 10, 0, 0, 2,
-                                      0x04, 0xD2, 0x00, 0x50 };
-    static const uint8_t short_local[5] = { 1, 2, 3, 4, 5 };
+    static const uint8_t inet[12] = {10, 0, 0,    1,    10,   0,
+                                     0,  2, 0x04, 0xD2, 0x00, 0x50};
+    static const uint8_t short_local[5] = {1, 2, 3, 4, 5};
     uint8_t body[4000];
     size_t n, i;
 
     (void)state;
     set_v1(&cases[0], "v1 tcp4",
-           "PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n", PP_AF_INET,
-           56324, 443);
+           "PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n", PP_AF_INET, 56324,
+           443);
     set_v1(&cases[1], "v1 tcp6",
-           "PROXY TCP6 2001:db8::1 ::ffff:1.2.3.4 1 65535\r\n", PP_AF_INET6,
-           1, 65535);
+           "PROXY TCP6 2001:db8::1 ::ffff:1.2.3.4 1 65535\r\n", PP_AF_INET6, 1,
+           65535);
     set_v1(&cases[2], "v1 unknown (15 bytes)", "PROXY UNKNOWN\r\n",
            PP_AF_UNSPEC, 0, 0);
     set_v1(&cases[3], "v1 longest addresses",
@@ -393,8 +379,7 @@ static int setup_cases(void **state)
            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
            PP_AF_INET6, 65535, 65535);
     set_v2(&cases[4], "v2 inet", 0x21, 0x11, inet, sizeof inet, 1234, 80);
-    set_v2(&cases[5], "v2 local unspec (16 bytes)", 0x20, 0x00, NULL, 0, 0,
-           0);
+    set_v2(&cases[5], "v2 local unspec (16 bytes)", 0x20, 0x00, NULL, 0, 0, 0);
 
     /* INET6 2001:db8::1 port 443 -> 2001:db8::2 port 8443, ALPN "h2",
      * AUTHORITY "example.com" */
@@ -407,7 +392,10 @@ static int setup_cases(void **state)
     n = 36;
     memcpy(body + n, "\x01\x00\x02h2", 5);
     n += 5;
-    memcpy(body + n, "\x02\x00\x0b" "example.com", 14);
+    memcpy(body + n,
+           "\x02\x00\x0b"
+           "example.com",
+           14);
     n += 14;
     set_v2(&cases[6], "v2 inet6 + tlvs", 0x21, 0x21, body, n, 443, 8443);
 
@@ -419,8 +407,7 @@ static int setup_cases(void **state)
     body[n++] = 3000 & 0xFF;
     for (i = 0; i < 3000; i++)
         body[n++] = (uint8_t)(i * 7u);
-    set_v2(&cases[7], "v2 with 3000-byte tlv", 0x21, 0x11, body, n, 1234,
-           80);
+    set_v2(&cases[7], "v2 with 3000-byte tlv", 0x21, 0x11, body, n, 1234, 80);
 
     /* LOCAL with a length below the family block: skipped unexamined. */
     set_v2(&cases[8], "v2 local, short body", 0x20, 0x11, short_local,
@@ -460,8 +447,7 @@ static void check_result(const pp_header *h, int rc, const hcase *c)
  * Checks that the loop never spins: each wake-up that poll() reports as
  * readable makes progress (*have grows) unless the step finishes, so the
  * number of steps is bounded by the number of chunks sent. */
-static int event_loop(int fd, pp_header *h, size_t max_steps,
-                      size_t *agains)
+static int event_loop(int fd, pp_header *h, size_t max_steps, size_t *agains)
 {
     size_t have = 0, steps;
     int rc = PP_AGAIN, woke = 0;
@@ -509,8 +495,7 @@ static void test_whole_then_data(void **state)
             sender *s;
 
             make_pair(kind, fds);
-            s = sender_new(fds[1], cases[i].bytes, cases[i].len, app,
-                           app_len);
+            s = sender_new(fds[1], cases[i].bytes, cases[i].len, app, app_len);
             plan_whole(s);
             sender_start(s);
             pp_header_init(&h);
@@ -518,8 +503,8 @@ static void test_whole_then_data(void **state)
             check_result(&h, rc, &cases[i]);
             /* A further step on the finished header reads nothing. */
             have = cases[i].len;
-            assert_int_equal(pp_recv_step(fds[0], &h, hbuf, sizeof hbuf,
-                                          &have), rc);
+            assert_int_equal(pp_recv_step(fds[0], &h, hbuf, sizeof hbuf, &have),
+                             rc);
             assert_int_equal(have, cases[i].len);
             expect_rest(fds[0], app, app_len);
             sender_finish(s);
@@ -531,7 +516,7 @@ static void test_whole_then_data(void **state)
 /* v1 and v2 headers one byte at a time with 1 ms pauses. */
 static void test_dribble(void **state)
 {
-    static const size_t which[] = { 0, 6 };
+    static const size_t which[] = {0, 6};
     int kind;
     size_t i;
 
@@ -564,7 +549,7 @@ static void test_dribble(void **state)
  * socket readable (the bytes were consumed: no busy loop). Then the rest. */
 static void test_event_loop_no_spin(void **state)
 {
-    static const size_t which[] = { 0, 4, 7 };
+    static const size_t which[] = {0, 4, 7};
     int kind;
     size_t i;
 
@@ -589,8 +574,8 @@ static void test_event_loop_no_spin(void **state)
             pp_header_init(&h);
 
             /* Nothing sent yet: PP_AGAIN at once, nothing taken. */
-            assert_int_equal(pp_recv_step(fds[0], &h, hbuf, sizeof hbuf,
-                                          &have), PP_AGAIN);
+            assert_int_equal(pp_recv_step(fds[0], &h, hbuf, sizeof hbuf, &have),
+                             PP_AGAIN);
             assert_int_equal(have, 0);
 
             sender_start(s);
@@ -639,7 +624,7 @@ static void test_event_loop_no_spin(void **state)
  * deadline then fails with PP_ERR_CLOSED instead of hanging the test. */
 static void test_timeout(void **state)
 {
-    static const int timeouts[] = { 0, 50, 150 };
+    static const int timeouts[] = {0, 50, 150};
     int kind;
     size_t t;
 
@@ -666,8 +651,7 @@ static void test_timeout(void **state)
                 sender_start(s);
                 pp_header_init(&h);
                 t0 = now_ms();
-                rc = pp_recv_header(fds[0], &h, hbuf, sizeof hbuf,
-                                    timeouts[t]);
+                rc = pp_recv_header(fds[0], &h, hbuf, sizeof hbuf, timeouts[t]);
                 el = now_ms() - t0;
                 assert_int_equal(write(gate[1], "g", 1), 1);
                 sender_finish(s);
@@ -694,8 +678,7 @@ static void test_zero_timeout_ready(void **state)
     make_pair(KIND_UNIX, fds);
     assert_int_equal(send(fds[1], cases[0].bytes, cases[0].len, SEND_FLAGS),
                      (ssize_t)cases[0].len);
-    assert_int_equal(send(fds[1], app, app_len, SEND_FLAGS),
-                     (ssize_t)app_len);
+    assert_int_equal(send(fds[1], app, app_len, SEND_FLAGS), (ssize_t)app_len);
     close(fds[1]);
     pp_header_init(&h);
     rc = pp_recv_header(fds[0], &h, hbuf, sizeof hbuf, 0);
@@ -707,7 +690,7 @@ static void test_zero_timeout_ready(void **state)
 /* The peer closes before the header ends (or before sending anything). */
 static void test_closed_mid_header(void **state)
 {
-    static const size_t which[] = { 0, 2, 4, 7 };
+    static const size_t which[] = {0, 2, 4, 7};
     int kind;
     size_t i;
 
@@ -747,14 +730,13 @@ static void test_not_proxy(void **state)
         size_t len;
         int want;
     } rows[] = {
-        { "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, PP_ERR_NOT_PROXY },
-        { "POST / HTTP/1.1\r\n\r\n", 19, PP_ERR_NOT_PROXY },
-        { "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11,
-          PP_ERR_NOT_PROXY },
-        { "\r\n\r\nX", 5, PP_ERR_NOT_PROXY },
-        { "PROXY TCP4 1.2.3.256 1.2.3.4 1 2\r\nxyz", 37, PP_ERR_V1_ADDRESS },
-        { "PROXY TCP4 1.2.3.4 1.2.3.5 1 080\r\nxyz", 37, PP_ERR_V1_PORT },
-        { "PROXY  TCP4\r\n", 13, PP_ERR_V1_SYNTAX },
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, PP_ERR_NOT_PROXY},
+        {"POST / HTTP/1.1\r\n\r\n", 19, PP_ERR_NOT_PROXY},
+        {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, PP_ERR_NOT_PROXY},
+        {"\r\n\r\nX", 5, PP_ERR_NOT_PROXY},
+        {"PROXY TCP4 1.2.3.256 1.2.3.4 1 2\r\nxyz", 37, PP_ERR_V1_ADDRESS},
+        {"PROXY TCP4 1.2.3.4 1.2.3.5 1 080\r\nxyz", 37, PP_ERR_V1_PORT},
+        {"PROXY  TCP4\r\n", 13, PP_ERR_V1_SYNTAX},
     };
     int kind;
     size_t i;
@@ -767,8 +749,8 @@ static void test_not_proxy(void **state)
             sender *s;
 
             make_pair(kind, fds);
-            s = sender_new(fds[1], (const uint8_t *)rows[i].bytes,
-                           rows[i].len, NULL, 0);
+            s = sender_new(fds[1], (const uint8_t *)rows[i].bytes, rows[i].len,
+                           NULL, 0);
             plan_whole(s);
             sender_start(s);
             pp_header_init(&h);
@@ -777,8 +759,8 @@ static void test_not_proxy(void **state)
                 uint8_t tmp[64];
                 long long deadline = now_ms() + WAIT_MS;
 
-                while (recv(fds[0], tmp, sizeof tmp, MSG_PEEK | MSG_DONTWAIT)
-                           < (ssize_t)rows[i].len &&
+                while (recv(fds[0], tmp, sizeof tmp, MSG_PEEK | MSG_DONTWAIT) <
+                           (ssize_t)rows[i].len &&
                        now_ms() < deadline)
                     sleep_us(1000);
             }
@@ -788,8 +770,9 @@ static void test_not_proxy(void **state)
             {
                 size_t have = 0;
 
-                assert_int_equal(pp_recv_step(fds[0], &h, hbuf, sizeof hbuf,
-                                              &have), rows[i].want);
+                assert_int_equal(
+                    pp_recv_step(fds[0], &h, hbuf, sizeof hbuf, &have),
+                    rows[i].want);
             }
             expect_rest(fds[0], (const uint8_t *)rows[i].bytes, rows[i].len);
             sender_finish(s);
@@ -822,8 +805,7 @@ static void test_random_segmentation(void **state)
                 pp_header_init(&h);
                 if ((round + (int)i) % 2 == 0) {
                     sender_start(s);
-                    rc = pp_recv_header(fds[0], &h, hbuf, sizeof hbuf,
-                                        WAIT_MS);
+                    rc = pp_recv_header(fds[0], &h, hbuf, sizeof hbuf, WAIT_MS);
                 } else {
                     size_t agains;
 
@@ -863,16 +845,15 @@ static void test_buffer_limits(void **state)
     assert_int_equal(pp_recv_step(fds[0], &h, hbuf, PP_V2_MAX_LEN - 1, &have),
                      PP_ERR_ARG);
     h.flags = PP_F_NO_V2;
-    assert_int_equal(pp_recv_step(fds[0], &h, small, PP_V1_MAX_LEN - 1,
-                                  &have), PP_ERR_ARG);
+    assert_int_equal(pp_recv_step(fds[0], &h, small, PP_V1_MAX_LEN - 1, &have),
+                     PP_ERR_ARG);
     h.flags = 0;
     h.max_len = 100;
     assert_int_equal(pp_recv_step(fds[0], &h, small, 99, &have), PP_ERR_ARG);
     have = 101;
     assert_int_equal(pp_recv_step(fds[0], &h, small, 100, &have), PP_ERR_ARG);
     have = 0;
-    assert_int_equal(pp_recv_step(fds[0], NULL, small, 100, &have),
-                     PP_ERR_ARG);
+    assert_int_equal(pp_recv_step(fds[0], NULL, small, 100, &have), PP_ERR_ARG);
     assert_int_equal(pp_recv_step(fds[0], &h, NULL, 100, &have), PP_ERR_ARG);
     assert_int_equal(pp_recv_step(fds[0], &h, small, 100, NULL), PP_ERR_ARG);
     assert_int_equal(pp_recv_step(-1, &h, small, 100, &have), PP_ERR_ARG);
@@ -890,18 +871,20 @@ static void test_buffer_limits(void **state)
     /* max_len 20 (room for v2's fixed part only): a 28-byte header is too
      * long; max_len 10 (not even that): too long as well. */
     {
-        static const size_t limits[] = { 20, 10 };
+        static const size_t limits[] = {20, 10};
         size_t k;
 
         for (k = 0; k < 2; k++) {
             make_pair(KIND_UNIX, fds);
-            assert_int_equal(send(fds[1], cases[4].bytes, cases[4].len,
-                                  SEND_FLAGS), (ssize_t)cases[4].len);
+            assert_int_equal(
+                send(fds[1], cases[4].bytes, cases[4].len, SEND_FLAGS),
+                (ssize_t)cases[4].len);
             pp_header_init(&h);
             h.max_len = limits[k];
             have = 0;
-            assert_int_equal(pp_recv_header(fds[0], &h, small, limits[k],
-                                            WAIT_MS), PP_ERR_TOO_LONG);
+            assert_int_equal(
+                pp_recv_header(fds[0], &h, small, limits[k], WAIT_MS),
+                PP_ERR_TOO_LONG);
             close(fds[0]);
             close(fds[1]);
         }
@@ -958,7 +941,7 @@ static void test_step_never_blocks(void **state)
  * that needs (the 3031-byte header is longer than the first peek). */
 static void test_step_takes_all_queued(void **state)
 {
-    static const size_t which[] = { 0, 3, 6, 7 };
+    static const size_t which[] = {0, 3, 6, 7};
     size_t i;
 
     (void)state;
@@ -1010,8 +993,8 @@ static void test_io_error(void **state)
  * ---------------------------------------------------------------------- */
 
 /* INET DGRAM 10.1.2.3:5353 -> 10.9.8.7:53 */
-static const uint8_t dg_inet_body[12] = { 10, 1, 2, 3, 10, 9, 8, 7,
-                                          0x14, 0xE9, 0x00, 0x35 };
+static const uint8_t dg_inet_body[12] = {10, 1, 2,    3,    10,   9,
+                                         8,  7, 0x14, 0xE9, 0x00, 0x35};
 
 static void test_dgram_parse(void **state)
 {
@@ -1052,8 +1035,7 @@ static void test_dgram_parse(void **state)
     /* max_len is kept. */
     pp_header_init(&h);
     h.max_len = 20;
-    assert_int_equal(pp_dgram_parse(&h, dg, n + 5, &pl, &pll),
-                     PP_ERR_TOO_LONG);
+    assert_int_equal(pp_dgram_parse(&h, dg, n + 5, &pl, &pll), PP_ERR_TOO_LONG);
     assert_null(pl);
     assert_int_equal(pll, 0);
     assert_int_equal(h.max_len, 20);
@@ -1073,18 +1055,19 @@ static void test_dgram_refused(void **state)
         size_t len;
         int want;
     } rows[] = {
-        { "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\npayload", 39,
-          PP_ERR_VERSION_DISABLED },
-        { "PROXY UNKNOWN\r\n", 15, PP_ERR_VERSION_DISABLED },
-        { "PROXY", 5, PP_ERR_VERSION_DISABLED },
-        { "PROX", 4, PP_ERR_TRUNCATED },
-        { "", 0, PP_ERR_TRUNCATED },
-        { "\r\n", 2, PP_ERR_TRUNCATED },
-        { "hello", 5, PP_ERR_NOT_PROXY },
-        { "\x16\x03\x01", 3, PP_ERR_NOT_PROXY },
-        { "\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x00", 16, PP_ERR_V2_VERSION },
-        { "\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x04" "abcd", 20,
-          PP_ERR_V2_ADDR_LEN },
+        {"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\npayload", 39,
+         PP_ERR_VERSION_DISABLED},
+        {"PROXY UNKNOWN\r\n", 15, PP_ERR_VERSION_DISABLED},
+        {"PROXY", 5, PP_ERR_VERSION_DISABLED},
+        {"PROX", 4, PP_ERR_TRUNCATED},
+        {"", 0, PP_ERR_TRUNCATED},
+        {"\r\n", 2, PP_ERR_TRUNCATED},
+        {"hello", 5, PP_ERR_NOT_PROXY},
+        {"\x16\x03\x01", 3, PP_ERR_NOT_PROXY},
+        {"\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x00", 16, PP_ERR_V2_VERSION},
+        {"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x04"
+         "abcd",
+         20, PP_ERR_V2_ADDR_LEN},
     };
     size_t i;
 
@@ -1098,8 +1081,9 @@ static void test_dgram_refused(void **state)
         if (pp_dgram_parse(&h, rows[i].bytes, rows[i].len, &pl, &pll) !=
             rows[i].want)
             print_error("row %zu\n", i);
-        assert_int_equal(pp_dgram_parse(&h, rows[i].bytes, rows[i].len, &pl,
-                                        &pll), rows[i].want);
+        assert_int_equal(
+            pp_dgram_parse(&h, rows[i].bytes, rows[i].len, &pl, &pll),
+            rows[i].want);
         assert_null(pl);
         assert_int_equal(pll, 0);
     }
@@ -1193,8 +1177,7 @@ static void test_dgram_write_tlvs(void **state)
     /* 16 + 12 + CRC32C (7) + AUTHORITY (3 + 11), then 3 payload bytes */
     assert_int_equal(rc, 16 + 12 + 7 + 14 + 3);
     pp_header_init(&back);
-    assert_int_equal(pp_dgram_parse(&back, out, (size_t)rc, &pl, &pll),
-                     rc - 3);
+    assert_int_equal(pp_dgram_parse(&back, out, (size_t)rc, &pl, &pll), rc - 3);
     assert_int_equal(pll, 3);
     assert_memory_equal(pl, "abc", 3);
     assert_int_equal(pp_authority(&back, &auth), 1);
@@ -1221,8 +1204,7 @@ static void test_dgram_write_no_room(void **state)
     }
     assert_int_equal(pp_dgram_write(NULL, 0, &h, NULL, "0123456789", 10),
                      28 + 10);
-    assert_int_equal(pp_dgram_write(out, 38, &h, NULL, "0123456789", 10),
-                     38);
+    assert_int_equal(pp_dgram_write(out, 38, &h, NULL, "0123456789", 10), 38);
 }
 
 /* The payload may already sit at the start of out: the header is

@@ -75,8 +75,8 @@ static void mapped_of(const uint8_t v4[4], uint8_t out[16])
 
 static int is_mapped(const uint8_t a[16])
 {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                       0xff, 0xff};
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0,    0,
+                                       0, 0, 0, 0, 0xff, 0xff};
     return memcmp(a, prefix, 12) == 0;
 }
 
@@ -109,7 +109,7 @@ static const char *addr_text(int family, const uint8_t *a, char *buf)
 
 static const struct valid_case {
     const char *text;
-    const char *lo;   /* expected range, as IPv6 text */
+    const char *lo; /* expected range, as IPv6 text */
     const char *hi;
     int host_bits;
 } valid_cases[] = {
@@ -127,8 +127,7 @@ static const struct valid_case {
     {"0.0.0.0/0", "::ffff:0.0.0.0", "::ffff:255.255.255.255", 0},
     {"255.255.255.255/0", "::ffff:0.0.0.0", "::ffff:255.255.255.255", 1},
     {"0.0.0.0", "::ffff:0.0.0.0", "::ffff:0.0.0.0", 0},
-    {"255.255.255.255", "::ffff:255.255.255.255", "::ffff:255.255.255.255",
-     0},
+    {"255.255.255.255", "::ffff:255.255.255.255", "::ffff:255.255.255.255", 0},
     {"2001:db8::/32", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
      0},
     {"2001:DB8::1/32", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
@@ -148,10 +147,10 @@ static const struct valid_case {
     {"2001:db8::1:8000/112", "2001:db8::1:0", "2001:db8::1:ffff", 1},
     {"1:2:3:4:5:6:7:8/127", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:9", 0},
     {"1:2:3:4:5:6:7:9/127", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:9", 1},
-    {"2001:db8:0:0:1:0:0:1/64", "2001:db8::",
-     "2001:db8::ffff:ffff:ffff:ffff", 1},
-    {"0000:0000:0000:0000:0000:0000:255.255.255.255/128",
-     "::255.255.255.255", "::255.255.255.255", 0},
+    {"2001:db8:0:0:1:0:0:1/64", "2001:db8::", "2001:db8::ffff:ffff:ffff:ffff",
+     1},
+    {"0000:0000:0000:0000:0000:0000:255.255.255.255/128", "::255.255.255.255",
+     "::255.255.255.255", 0},
     /* IPv6 text with an IPv4 tail is an IPv6 entry, prefix over 128. */
     {"::ffff:10.0.0.0/104", "::ffff:10.0.0.0", "::ffff:10.255.255.255", 0},
     {"::ffff:0.0.0.0/96", "::ffff:0.0.0.0", "::ffff:255.255.255.255", 0},
@@ -196,7 +195,7 @@ static void test_parse_valid(void **state)
 
 static const struct invalid_case {
     const char *text;
-    size_t len;   /* 0: strlen(text) */
+    size_t len; /* 0: strlen(text) */
     int status;
 } invalid_cases[] = {
     {"", 0, PP_ERR_CIDR_SYNTAX},
@@ -241,8 +240,7 @@ static const struct invalid_case {
     {"::ffff:1.2.3/104", 0, PP_ERR_CIDR_SYNTAX},
     {"::ffff:01.2.3.4", 0, PP_ERR_CIDR_SYNTAX},
     {"g::/16", 0, PP_ERR_CIDR_SYNTAX},
-    {"00000:0000:0000:0000:0000:0000:255.255.255.255", 0,
-     PP_ERR_CIDR_SYNTAX},
+    {"00000:0000:0000:0000:0000:0000:255.255.255.255", 0, PP_ERR_CIDR_SYNTAX},
     /* NUL bytes inside the given length are junk. */
     {"10.0.0.0\0/8", 11, PP_ERR_CIDR_SYNTAX},
     {"10.0.0.0/8\0", 11, PP_ERR_CIDR_SYNTAX},
@@ -293,7 +291,7 @@ static void test_parse_length(void **state)
 
     (void)state;
     pp_trust_init(&t, storage, 4);
-    assert_int_equal(add_exact(&t, text, 10, NULL), PP_OK);  /* 10.0.0.0/8 */
+    assert_int_equal(add_exact(&t, text, 10, NULL), PP_OK); /* 10.0.0.0/8 */
     assert_int_equal(add_exact(&t, text, 9, NULL), PP_ERR_CIDR_SYNTAX);
     assert_int_equal(add_exact(&t, text, 11, NULL), PP_ERR_CIDR_SYNTAX);
     assert_int_equal(t.count, 1);
@@ -326,54 +324,97 @@ static const struct match_case {
     } q[MAX_QUERIES];
 } match_cases[] = {
     {{"0.0.0.0/0"},
-     {{"0.0.0.0", 1}, {"255.255.255.255", 1}, {"10.1.2.3", 1},
-      {"::ffff:1.2.3.4", 1}, {"::ffff:0.0.0.0", 1}, {"::", 0}, {"::1", 0},
-      {"::fffe:ffff:ffff", 0}, {"::1:0:0:0", 0}, {"::1.2.3.4", 0},
-      {"2001:db8::1", 0}, {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0}}},
+     {{"0.0.0.0", 1},
+      {"255.255.255.255", 1},
+      {"10.1.2.3", 1},
+      {"::ffff:1.2.3.4", 1},
+      {"::ffff:0.0.0.0", 1},
+      {"::", 0},
+      {"::1", 0},
+      {"::fffe:ffff:ffff", 0},
+      {"::1:0:0:0", 0},
+      {"::1.2.3.4", 0},
+      {"2001:db8::1", 0},
+      {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0}}},
     {{"::/0"},
-     {{"::", 1}, {"::1", 1}, {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1},
-      {"0.0.0.0", 1}, {"255.255.255.255", 1}, {"2001:db8::", 1}}},
+     {{"::", 1},
+      {"::1", 1},
+      {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1},
+      {"0.0.0.0", 1},
+      {"255.255.255.255", 1},
+      {"2001:db8::", 1}}},
     {{"192.0.2.7/32"},
-     {{"192.0.2.7", 1}, {"192.0.2.6", 0}, {"192.0.2.8", 0},
-      {"::ffff:192.0.2.7", 1}, {"::192.0.2.7", 0},
-      {"64:ff9b::192.0.2.7", 0}, {"::ffff:192.0.2.8", 0}}},
+     {{"192.0.2.7", 1},
+      {"192.0.2.6", 0},
+      {"192.0.2.8", 0},
+      {"::ffff:192.0.2.7", 1},
+      {"::192.0.2.7", 0},
+      {"64:ff9b::192.0.2.7", 0},
+      {"::ffff:192.0.2.8", 0}}},
     {{"0.0.0.0/32"},
-     {{"0.0.0.0", 1}, {"0.0.0.1", 0}, {"::ffff:0:0", 1},
-      {"::fffe:ffff:ffff", 0}, {"::", 0}}},
+     {{"0.0.0.0", 1},
+      {"0.0.0.1", 0},
+      {"::ffff:0:0", 1},
+      {"::fffe:ffff:ffff", 0},
+      {"::", 0}}},
     {{"255.255.255.255/32"},
-     {{"255.255.255.255", 1}, {"255.255.255.254", 0}, {"::1:0:0:0", 0},
+     {{"255.255.255.255", 1},
+      {"255.255.255.254", 0},
+      {"::1:0:0:0", 0},
       {"::ffff:255.255.255.255", 1}}},
-    {{"0.0.0.0/1"},
-     {{"0.0.0.0", 1}, {"127.255.255.255", 1}, {"128.0.0.0", 0}}},
+    {{"0.0.0.0/1"}, {{"0.0.0.0", 1}, {"127.255.255.255", 1}, {"128.0.0.0", 0}}},
     {{"128.0.0.0/1"},
-     {{"128.0.0.0", 1}, {"255.255.255.255", 1}, {"127.255.255.255", 0},
+     {{"128.0.0.0", 1},
+      {"255.255.255.255", 1},
+      {"127.255.255.255", 0},
       {"::1:0:0:0", 0}}},
     {{"::1/128"}, {{"::1", 1}, {"::", 0}, {"::2", 0}, {"0.0.0.1", 0}}},
     {{"::/128"}, {{"::", 1}, {"::1", 0}, {"0.0.0.0", 0}}},
     {{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"},
      {{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1},
-      {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 0}, {"::", 0}}},
+      {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 0},
+      {"::", 0}}},
     {{"8000::/1"},
-     {{"8000::", 1}, {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1},
-      {"7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0}, {"10.0.0.1", 0}}},
+     {{"8000::", 1},
+      {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1},
+      {"7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0},
+      {"10.0.0.1", 0}}},
     {{"::/1"},
-     {{"::", 1}, {"7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1},
-      {"8000::", 0}, {"10.0.0.1", 1}}},
+     {{"::", 1},
+      {"7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1},
+      {"8000::", 0},
+      {"10.0.0.1", 1}}},
     {{"::ffff:0:0/96"},
-     {{"0.0.0.0", 1}, {"255.255.255.255", 1}, {"192.0.2.1", 1},
-      {"::fffe:ffff:ffff", 0}, {"::1:0:0:0", 0}}},
+     {{"0.0.0.0", 1},
+      {"255.255.255.255", 1},
+      {"192.0.2.1", 1},
+      {"::fffe:ffff:ffff", 0},
+      {"::1:0:0:0", 0}}},
     {{"::ffff:10.0.0.0/104"},
      {{"10.1.2.3", 1}, {"11.0.0.0", 0}, {"9.255.255.255", 0}}},
     {{"10.0.0.0/8", "2001:db8::/32"},
-     {{"10.0.0.0", 1}, {"10.255.255.255", 1}, {"9.255.255.255", 0},
-      {"11.0.0.0", 0}, {"::ffff:10.200.0.1", 1}, {"::10.200.0.1", 0},
-      {"64:ff9b::10.0.0.1", 0}, {"2001:db8::", 1},
+     {{"10.0.0.0", 1},
+      {"10.255.255.255", 1},
+      {"9.255.255.255", 0},
+      {"11.0.0.0", 0},
+      {"::ffff:10.200.0.1", 1},
+      {"::10.200.0.1", 0},
+      {"64:ff9b::10.0.0.1", 0},
+      {"2001:db8::", 1},
       {"2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", 1},
-      {"2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", 0}, {"2001:db9::", 0}}},
+      {"2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", 0},
+      {"2001:db9::", 0}}},
     {{"192.0.2.0/24", "198.51.100.7", "2001:db8::1", "fe80::/10"},
-     {{"192.0.2.200", 1}, {"198.51.100.7", 1}, {"198.51.100.6", 0},
-      {"198.51.100.8", 0}, {"2001:db8::1", 1}, {"2001:db8::2", 0},
-      {"fe80::1", 1}, {"febf::1", 1}, {"fec0::", 0}, {"192.0.3.0", 0}}},
+     {{"192.0.2.200", 1},
+      {"198.51.100.7", 1},
+      {"198.51.100.6", 0},
+      {"198.51.100.8", 0},
+      {"2001:db8::1", 1},
+      {"2001:db8::2", 0},
+      {"fe80::1", 1},
+      {"febf::1", 1},
+      {"fec0::", 0},
+      {"192.0.3.0", 0}}},
     {{NULL}, {{"10.0.0.1", 0}, {"::1", 0}, {"::", 0}}},
 };
 
@@ -424,7 +465,7 @@ static void test_match_cases(void **state)
         for (j = 0; j < MAX_QUERIES && c->q[j].addr != NULL; j++)
             check_query(&t, c->q[j].addr, c->q[j].expect, "unbuilt");
         pp_trust_build(&t);
-        assert_int_equal(t.built, 1);
+        assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
         for (j = 0; j < MAX_QUERIES && c->q[j].addr != NULL; j++)
             check_query(&t, c->q[j].addr, c->q[j].expect, "built");
     }
@@ -521,7 +562,7 @@ static void test_full(void **state)
 
 static const struct build_case {
     const char *cidrs[MAX_CIDRS];
-    const char *ranges[MAX_RANGES][2];   /* expected lo, hi in order */
+    const char *ranges[MAX_RANGES][2]; /* expected lo, hi in order */
 } build_cases[] = {
     /* adjacent halves */
     {{"10.0.0.0/9", "10.128.0.0/9"},
@@ -548,13 +589,11 @@ static const struct build_case {
     /* adjacency across the edges of the IPv4-mapped block */
     {{"255.255.255.255", "::1:0:0:0/128"},
      {{"::ffff:255.255.255.255", "::1:0:0:0"}}},
-    {{"0.0.0.0", "::fffe:ffff:ffff"},
-     {{"::fffe:ffff:ffff", "::ffff:0.0.0.0"}}},
+    {{"0.0.0.0", "::fffe:ffff:ffff"}, {{"::fffe:ffff:ffff", "::ffff:0.0.0.0"}}},
     /* everything, and the top address */
     {{"2001:db8::/32", "::/0", "10.0.0.0/8"},
      {{"::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}}},
-    {{"8000::/1", "::/1"},
-     {{"::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}}},
+    {{"8000::/1", "::/1"}, {{"::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}}},
     {{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::"},
      {{"::", "::"},
       {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
@@ -593,7 +632,7 @@ static void test_build(void **state)
         /* A second build of a built table changes nothing. */
         for (round = 0; round < 2; round++) {
             pp_trust_build(&t);
-            assert_int_equal(t.built, 1);
+            assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
             if (t.count != want)
                 fail_msg("case %zu: %zu ranges, expected %zu", i, t.count,
                          want);
@@ -624,9 +663,9 @@ static void test_add_after_build(void **state)
     assert_int_equal(add_str(&t, "192.0.2.0/24", NULL), PP_OK);
     assert_int_equal(add_str(&t, "2001:db8::/32", NULL), PP_OK);
     pp_trust_build(&t);
-    assert_int_equal(t.built, 1);
+    assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
     assert_int_equal(add_str(&t, "::1", NULL), PP_OK);
-    assert_int_equal(t.built, 0);
+    assert_int_equal(t.state_donotuse.internal_donotuse.built, 0);
     parse_addr("::1", a);
     assert_int_equal(pp_trust_match_ip6(&t, a), 1);
     parse_addr("192.0.2.9", a);
@@ -634,7 +673,7 @@ static void test_add_after_build(void **state)
     /* A failed add does not touch the built flag. */
     pp_trust_build(&t);
     assert_int_equal(add_str(&t, "nope", NULL), PP_ERR_CIDR_SYNTAX);
-    assert_int_equal(t.built, 1);
+    assert_int_equal(t.state_donotuse.internal_donotuse.built, 1);
 }
 
 /* ---- property test ----------------------------------------------------------- */
@@ -666,9 +705,9 @@ static void rng_bytes(uint8_t *p, size_t n)
 
 /* One entry as the test knows it: the CIDR as written. */
 typedef struct ref_entry {
-    int family;        /* PP_AF_INET or PP_AF_INET6 */
-    uint8_t net[16];   /* 4 or 16 bytes, host bits as written */
-    unsigned prefix;   /* 0..32 or 0..128 */
+    int family;      /* PP_AF_INET or PP_AF_INET6 */
+    uint8_t net[16]; /* 4 or 16 bytes, host bits as written */
+    unsigned prefix; /* 0..32 or 0..128 */
 } ref_entry;
 
 /* The first nbits bits of a and b are equal: (a & mask) == (b & mask). */
@@ -831,10 +870,10 @@ static void format_entry(const ref_entry *e, char *buf, size_t cap)
     } else {
         const char *fmt = rng_below(2) ? "%x:%x:%x:%x:%x:%x:%x:%x"
                                        : "%X:%X:%X:%X:%X:%X:%X:%X";
-        n = snprintf(buf, cap, fmt,
-                     a[0] << 8 | a[1], a[2] << 8 | a[3], a[4] << 8 | a[5],
-                     a[6] << 8 | a[7], a[8] << 8 | a[9], a[10] << 8 | a[11],
-                     a[12] << 8 | a[13], a[14] << 8 | a[15]);
+        n = snprintf(buf, cap, fmt, a[0] << 8 | a[1], a[2] << 8 | a[3],
+                     a[4] << 8 | a[5], a[6] << 8 | a[7], a[8] << 8 | a[9],
+                     a[10] << 8 | a[11], a[12] << 8 | a[13],
+                     a[14] << 8 | a[15]);
     }
     assert_true(n > 0 && (size_t)n < cap);
     if (e->prefix != width || rng_below(2))
@@ -872,7 +911,10 @@ static void check_all(const pp_trust *t, const ref_entry *ref, size_t n,
 
         if (got != expect)
             fail_msg("table %zu (%zu entries, %s): %s matched %d, "
-                     "expected %d", table, n, t->built ? "built" : "unbuilt",
+                     "expected %d",
+                     table, n,
+                     t->state_donotuse.internal_donotuse.built ? "built"
+                                                               : "unbuilt",
                      addr_text(q[i].family, q[i].addr, buf), got, expect);
         if (match_sockaddr(t, q[i].family, q[i].addr) != expect)
             fail_msg("table %zu: sockaddr %s differs", table,
@@ -930,10 +972,11 @@ static void test_property(void **state)
     prop_hits = prop_misses = 0;
     for (table = 0; table < PROP_TABLES; table++) {
         /* Table shape: size, share of IPv4, how short prefixes get. */
-        size_t n = table == 0 ? 0 : table == 1 ? 1
-                 : table == 2 ? PROP_MAX_ENTRIES
-                 : rng_below(PROP_MAX_ENTRIES + 1);
-        unsigned v4_share = rng_below(3);          /* 0, 1/2, all */
+        size_t n = table == 0 ? 0
+            : table == 1      ? 1
+            : table == 2      ? PROP_MAX_ENTRIES
+                              : rng_below(PROP_MAX_ENTRIES + 1);
+        unsigned v4_share = rng_below(3); /* 0, 1/2, all */
         static const unsigned spread4[] = {4, 12, 33};
         static const unsigned spread6[] = {8, 40, 129};
         unsigned s4 = spread4[rng_below(3)];
@@ -947,8 +990,7 @@ static void test_property(void **state)
             char text[80];
             int host = -1;
             int rc;
-            int v4 = v4_share == 0 ? 0 : v4_share == 2 ? 1
-                   : (int)rng_below(2);
+            int v4 = v4_share == 0 ? 0 : v4_share == 2 ? 1 : (int)rng_below(2);
             unsigned width = v4 ? 32 : 128;
 
             memset(e, 0, sizeof *e);

@@ -18,13 +18,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "common.h"
 #include "pphdr.h"
 
 #define CANARY 0xA5
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-static const uint8_t SIG[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
 /* Large enough for any v2 header plus a canary tail. */
 static uint8_t big_a[PP_V2_MAX_LEN + 512];
@@ -53,36 +51,12 @@ static uint8_t rnd_byte(uint64_t *s)
     return (uint8_t)(rnd(s) & 0xff);
 }
 
-/* Bitwise CRC32C (reflected 0x82F63B78), independent of pp_crc32c. */
-static uint32_t ref_crc32c(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    size_t i;
-    int k;
-
-    for (i = 0; i < n; i++) {
-        c ^= p[i];
-        for (k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8
-           | p[3];
-}
-
 static size_t fam_block_len(uint8_t family)
 {
-    return family == PP_AF_INET ? 12 : family == PP_AF_INET6 ? 36
-         : family == PP_AF_UNIX ? 216 : 0;
+    return family == PP_AF_INET ? 12
+        : family == PP_AF_INET6 ? 36
+        : family == PP_AF_UNIX  ? 216
+                                : 0;
 }
 
 static void set_inet(pp_header *h, const char *src, uint16_t sport,
@@ -206,7 +180,7 @@ static const struct {
     {"0:1:0:1:0:1:0:1", "0:1:0:1:0:1:0:1"},
     {"1:0:0:0:0:0:0:0", "1::"},
     {"0:0:0:0:0:0:0:2", "::2"},
-    {"::1.2.3.4", "::102:304"},            /* IPv4-compatible: plain hex */
+    {"::1.2.3.4", "::102:304"}, /* IPv4-compatible: plain hex */
     {"::ffff:0:1.2.3.4", "::ffff:0:102:304"},
     {"64:ff9b::1.2.3.4", "64:ff9b::102:304"},
     {"fe80::0001:0010:0100:1000", "fe80::1:10:100:1000"},
@@ -302,7 +276,7 @@ static void test_v1_unknown(void **state)
         {PP_CMD_LOCAL, PP_AF_UNSPEC, PP_TRANSPORT_UNSPEC},
         {PP_CMD_PROXY, PP_AF_UNSPEC, PP_TRANSPORT_UNSPEC},
         {PP_CMD_PROXY, PP_AF_UNIX, PP_TRANSPORT_STREAM},
-        {PP_CMD_PROXY, PP_AF_INET, PP_TRANSPORT_DGRAM},   /* UDP: no v1 */
+        {PP_CMD_PROXY, PP_AF_INET, PP_TRANSPORT_DGRAM}, /* UDP: no v1 */
         {PP_CMD_PROXY, PP_AF_INET6, PP_TRANSPORT_DGRAM},
         {PP_CMD_PROXY, PP_AF_INET, PP_TRANSPORT_UNSPEC},
     };
@@ -317,8 +291,8 @@ static void test_v1_unknown(void **state)
         h.family = cases[i].family;
         h.transport = cases[i].transport;
         memset(buf, CANARY, sizeof buf);
-        if (pp_write_v1(buf, sizeof buf, &h) != 15
-            || memcmp(buf, "PROXY UNKNOWN\r\n", 15) != 0)
+        if (pp_write_v1(buf, sizeof buf, &h) != 15 ||
+            memcmp(buf, "PROXY UNKNOWN\r\n", 15) != 0)
             fail_msg("case %zu: not UNKNOWN", i);
         assert_int_equal((uint8_t)buf[15], CANARY);
     }
@@ -368,7 +342,7 @@ static void test_v1_round_trip(void **state)
             h.src.ip[i] = rnd_below(&seed, 3) ? 0 : rnd_byte(&seed);
             h.dst.ip[i] = rnd_below(&seed, 3) ? 0 : rnd_byte(&seed);
         }
-        if (iter % 14 == 1)   /* IPv4-mapped */
+        if (iter % 14 == 1) /* IPv4-mapped */
             memcpy(h.src.ip, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
         h.src.port = (uint16_t)rnd(&seed);
         h.dst.port = (uint16_t)((rnd(&seed) & 0xffff) >> (rnd(&seed) & 15));
@@ -396,7 +370,7 @@ static void test_v1_round_trip(void **state)
 static void test_v1_rewrite(void **state)
 {
     static const struct {
-        const char *in, *out;   /* out NULL: same as in */
+        const char *in, *out; /* out NULL: same as in */
     } cases[] = {
         {"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n", NULL},
         {"PROXY TCP4 0.0.0.0 0.0.0.0 0 0\r\n", NULL},
@@ -444,12 +418,10 @@ static void check_v2_bytes(const pp_header *h, const pp_v2_opts *o,
 
 static void test_v2_tcp4_exact(void **state)
 {
-    static const uint8_t want[28] = {
-        0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
-        0x21, 0x11, 0x00, 0x0C,
-        192, 168, 0, 1,  192, 168, 0, 11,
-        0xDC, 0x04,  0x01, 0xBB
-    };
+    static const uint8_t want[28] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A,
+                                     0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11,
+                                     0x00, 0x0C, 192,  168,  0,    1,    192,
+                                     168,  0,    11,   0xDC, 0x04, 0x01, 0xBB};
     pp_header h;
 
     (void)state;
@@ -478,7 +450,7 @@ static void test_v2_tcp6_exact(void **state)
 
     (void)state;
     set_inet6(&h, "2001:db8::1", 1, "::ffff:10.0.0.1", 65535);
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     want[12] = 0x21;
     want[13] = 0x21;
     want[14] = 0;
@@ -501,11 +473,11 @@ static void test_v2_unix_exact(void **state)
     h.transport = PP_TRANSPORT_STREAM;
     h.src.path = "/run/a.sock";
     h.src.path_len = 11;
-    h.src.port = 7;   /* no ports in a UNIX block */
+    h.src.port = 7; /* no ports in a UNIX block */
     h.dst.path = "";
     h.dst.path_len = 0;
     memset(want, 0, sizeof want);
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     want[12] = 0x21;
     want[13] = 0x31;
     want[14] = 0;
@@ -515,7 +487,7 @@ static void test_v2_unix_exact(void **state)
 
     /* unix_raw wins over path and is copied whole (no NUL needed) */
     memset(raw, 'x', sizeof raw);
-    raw[0] = 0;   /* Linux abstract name */
+    raw[0] = 0; /* Linux abstract name */
     h.dst.unix_raw = raw;
     h.dst.path = "ignored";
     h.dst.path_len = 7;
@@ -546,12 +518,12 @@ static void test_v2_local_exact(void **state)
     for (i = 0; i < ARRAY_LEN(fam); i++) {
         pp_header h;
         size_t b = fam_block_len((uint8_t)(fam[i] >> 4));
-        set_inet(&h, "1.2.3.4", 1, "5.6.7.8", 2);   /* addresses ignored */
+        set_inet(&h, "1.2.3.4", 1, "5.6.7.8", 2); /* addresses ignored */
         h.command = PP_CMD_LOCAL;
         h.family = (uint8_t)(fam[i] >> 4);
         h.transport = (uint8_t)(fam[i] & 15);
         memset(want, 0, sizeof want);
-        memcpy(want, SIG, 12);
+        memcpy(want, v2_sig, 12);
         want[12] = 0x20;
         want[13] = fam[i];
         want[14] = 0;
@@ -572,9 +544,9 @@ static void test_v2_crc_exact(void **state)
     set_local(&h, PP_AF_UNSPEC, PP_TRANSPORT_UNSPEC);
     memset(&o, 0, sizeof o);
     o.crc32c = 1;
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     memcpy(want + 12, "\x20\x00\x00\x07\x03\x00\x04\0\0\0\0", 11);
-    crc = ref_crc32c(want, sizeof want);
+    crc = ref_crc32c(0, want, sizeof want);
     want[19] = (uint8_t)(crc >> 24);
     want[20] = (uint8_t)(crc >> 16);
     want[21] = (uint8_t)(crc >> 8);
@@ -586,12 +558,9 @@ static void test_v2_crc_exact(void **state)
 static void test_v2_tlv_order_exact(void **state)
 {
     /* received: NOOP, ALPN "h2", CRC32C, AUTHORITY "a" */
-    static const uint8_t rx[] = {
-        0x04, 0x00, 0x01, 0x00,
-        0x01, 0x00, 0x02, 'h', '2',
-        0x03, 0x00, 0x04, 1, 2, 3, 4,
-        0x02, 0x00, 0x01, 'a'
-    };
+    static const uint8_t rx[] = {0x04, 0x00, 0x01, 0x00, 0x01, 0x00, 0x02,
+                                 'h',  '2',  0x03, 0x00, 0x04, 1,    2,
+                                 3,    4,    0x02, 0x00, 0x01, 'a'};
     static const uint8_t uid[3] = {'i', 'd', '1'};
     pp_tlv extra[2];
     uint8_t want[64];
@@ -607,7 +576,7 @@ static void test_v2_tlv_order_exact(void **state)
     extra[0].type = PP_TLV_UNIQUE_ID;
     extra[0].len = 3;
     extra[0].value = uid;
-    extra[1].type = PP_TLV_NOOP;    /* the caller's own NOOP is kept */
+    extra[1].type = PP_TLV_NOOP; /* the caller's own NOOP is kept */
     extra[1].len = 0;
     extra[1].value = NULL;
     memset(&o, 0, sizeof o);
@@ -617,9 +586,9 @@ static void test_v2_tlv_order_exact(void **state)
     o.crc32c = 1;
     o.pad_to = 64;
 
-    memcpy(want, SIG, 12);
+    memcpy(want, v2_sig, 12);
     w = 12;
-    memcpy(want + w, "\x21\x11\x00\x30", 4);        /* 64 - 16 = 48 */
+    memcpy(want + w, "\x21\x11\x00\x30", 4); /* 64 - 16 = 48 */
     w += 4;
     memcpy(want + w, "\x01\x02\x03\x04\x05\x06\x07\x08\x00\x01\x00\x02", 12);
     w += 12;
@@ -627,7 +596,10 @@ static void test_v2_tlv_order_exact(void **state)
     w += 7;
     memcpy(want + w, "\x01\x00\x02h2", 5);
     w += 5;
-    memcpy(want + w, "\x02\x00\x01" "a", 4);
+    memcpy(want + w,
+           "\x02\x00\x01"
+           "a",
+           4);
     w += 4;
     memcpy(want + w, "\x05\x00\x03id1", 6);
     w += 6;
@@ -637,7 +609,7 @@ static void test_v2_tlv_order_exact(void **state)
     memcpy(want + w, "\x04\x00\x08\0\0\0\0\0\0\0\0", 11);
     w += 11;
     assert_int_equal(w, 64);
-    crc = ref_crc32c(want, w);
+    crc = ref_crc32c(0, want, w);
     want[31] = (uint8_t)(crc >> 24);
     want[32] = (uint8_t)(crc >> 16);
     want[33] = (uint8_t)(crc >> 8);
@@ -659,8 +631,8 @@ static int write_v1_adapter(void *out, size_t cap, const pp_header *h,
     return pp_write_v1(out, cap, h);
 }
 
-static void check_measure(writer_fn fn, const pp_header *h,
-                          const pp_v2_opts *o, const char *what)
+static void check_measure(writer_fn fn, const pp_header *h, const pp_v2_opts *o,
+                          const char *what)
 {
     size_t caps[6], i;
     int n = fn(NULL, 0, h, o);
@@ -685,14 +657,13 @@ static void check_measure(writer_fn fn, const pp_header *h,
         if (caps[i] < (size_t)n) {
             for (k = 0; k < (size_t)n + 256; k++)
                 if (big_a[k] != CANARY)
-                    fail_msg("%s: cap %zu, byte %zu written", what,
-                             caps[i], k);
+                    fail_msg("%s: cap %zu, byte %zu written", what, caps[i], k);
         } else {
             assert_memory_equal(big_a, big_b, (size_t)n);
             for (k = (size_t)n; k < (size_t)n + 256; k++)
                 if (big_a[k] != CANARY)
-                    fail_msg("%s: cap %zu, byte %zu past the end written",
-                             what, caps[i], k);
+                    fail_msg("%s: cap %zu, byte %zu past the end written", what,
+                             caps[i], k);
         }
     }
     /* room but nowhere to write */
@@ -712,7 +683,7 @@ static void test_measure_then_write(void **state)
     check_measure(pp_write_v2, &h, NULL, "v2 tcp4");
     set_inet6(&h, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
               "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", 65535);
-    assert_int_equal(pp_write_v1(NULL, 0, &h), 104);   /* longest line */
+    assert_int_equal(pp_write_v1(NULL, 0, &h), 104); /* longest line */
     check_measure(write_v1_adapter, &h, NULL, "v1 tcp6 longest");
     check_measure(pp_write_v2, &h, NULL, "v2 tcp6");
     set_local(&h, PP_AF_UNSPEC, PP_TRANSPORT_UNSPEC);
@@ -767,9 +738,9 @@ static void test_v2_bad_args(void **state)
     set_inet(&h, "1.2.3.4", 1, "5.6.7.8", 2);
     h.transport = 3;
     assert_int_equal(pp_write_v2(buf, sizeof buf, &h, NULL), PP_ERR_ARG);
-    h.transport = PP_TRANSPORT_UNSPEC;          /* 0x10 is not a pair */
+    h.transport = PP_TRANSPORT_UNSPEC; /* 0x10 is not a pair */
     assert_int_equal(pp_write_v2(buf, sizeof buf, &h, NULL), PP_ERR_ARG);
-    set_local(&h, PP_AF_UNSPEC, PP_TRANSPORT_STREAM);   /* 0x01 */
+    set_local(&h, PP_AF_UNSPEC, PP_TRANSPORT_STREAM); /* 0x01 */
     assert_int_equal(pp_write_v2(buf, sizeof buf, &h, NULL), PP_ERR_ARG);
 
     /* TLVs the parser would refuse */
@@ -815,7 +786,7 @@ static void test_v2_bad_args(void **state)
     h.tlvs = NULL;
     h.tlvs_len = 3;
     assert_int_equal(pp_write_v2(buf, sizeof buf, &h, &o), PP_ERR_ARG);
-    o.relay_tlvs = 0;                 /* not relayed: not looked at */
+    o.relay_tlvs = 0; /* not relayed: not looked at */
     assert_int_equal(pp_write_v2(buf, sizeof buf, &h, &o), 28);
 
     /* payload over 65535 bytes */
@@ -825,7 +796,7 @@ static void test_v2_bad_args(void **state)
     o.tlv_count = 1;
     t.type = 0xE1;
     t.value = huge;
-    t.len = 65532;                    /* 3 + 65532 = 65535: the limit */
+    t.len = 65532; /* 3 + 65532 = 65535: the limit */
     assert_int_equal(pp_write_v2(NULL, 0, &h, &o), (int)PP_V2_MAX_LEN);
     o.crc32c = 1;
     assert_int_equal(pp_write_v2(NULL, 0, &h, &o), PP_ERR_ARG);
@@ -862,12 +833,19 @@ static void test_v2_pad_to(void **state)
 {
     static const struct {
         size_t pad_to;
-        int want;     /* length or PP_ERR_ARG */
+        int want; /* length or PP_ERR_ARG */
     } cases[] = {
-        {0, 28}, {28, 28}, {27, PP_ERR_ARG}, {16, PP_ERR_ARG},
-        {29, PP_ERR_ARG}, {30, PP_ERR_ARG},    /* a 1 or 2 byte gap */
-        {31, 31}, {32, 32}, {1000, 1000},
-        {PP_V2_MAX_LEN, (int)PP_V2_MAX_LEN}, {PP_V2_MAX_LEN + 1, PP_ERR_ARG},
+        {0, 28},
+        {28, 28},
+        {27, PP_ERR_ARG},
+        {16, PP_ERR_ARG},
+        {29, PP_ERR_ARG},
+        {30, PP_ERR_ARG}, /* a 1 or 2 byte gap */
+        {31, 31},
+        {32, 32},
+        {1000, 1000},
+        {PP_V2_MAX_LEN, (int)PP_V2_MAX_LEN},
+        {PP_V2_MAX_LEN + 1, PP_ERR_ARG},
         {(size_t)-1, PP_ERR_ARG},
     };
     pp_header h, p;
@@ -905,24 +883,26 @@ static void test_v2_pad_to(void **state)
 static void test_v2_pad_align_table(void **state)
 {
     static const struct {
-        size_t natural_extra;   /* ALPN value length added to 28 */
+        size_t natural_extra; /* ALPN value length added to 28 */
         size_t align;
         int want;
     } cases[] = {
         /* natural 28 */
-        {(size_t)-1, 0, 28}, {(size_t)-1, 1, 28}, {(size_t)-1, 4, 28},
-        {(size_t)-1, 16, 32},      /* gap 4 */
-        {(size_t)-1, 29, 58},      /* 29 is a gap of 1: next multiple */
-        {(size_t)-1, 30, 30 * 2},  /* gap 2 */
-        {(size_t)-1, 31, 31},      /* gap 3: smallest NOOP */
-        {(size_t)-1, 3, 33},       /* 30 (gap 2) skipped */
+        {(size_t)-1, 0, 28},
+        {(size_t)-1, 1, 28},
+        {(size_t)-1, 4, 28},
+        {(size_t)-1, 16, 32},     /* gap 4 */
+        {(size_t)-1, 29, 58},     /* 29 is a gap of 1: next multiple */
+        {(size_t)-1, 30, 30 * 2}, /* gap 2 */
+        {(size_t)-1, 31, 31},     /* gap 3: smallest NOOP */
+        {(size_t)-1, 3, 33},      /* 30 (gap 2) skipped */
         {(size_t)-1, 2, 28},
         {(size_t)-1, 512, 512},
         {(size_t)-1, 65551, 65551},
         {(size_t)-1, 65552, PP_ERR_ARG},
         {(size_t)-1, (size_t)-1, PP_ERR_ARG},
         /* natural 28 + 3 + 0 = 31 */
-        {0, 16, 48},               /* 32 is a gap of 1 */
+        {0, 16, 48}, /* 32 is a gap of 1 */
         {0, 32, 64},
         /* natural 28 + 3 + 1 = 32 */
         {1, 16, 32},
@@ -1057,7 +1037,8 @@ static void test_v2_pad_align_property(void **state)
         assert_int_equal((size_t)n % align, 0);
         assert_true(n == natural || n >= natural + 3);
         for (m = (size_t)natural; m < (size_t)n; m++)
-            if (m % align == 0 && (m == (size_t)natural || m >= (size_t)natural + 3))
+            if (m % align == 0 &&
+                (m == (size_t)natural || m >= (size_t)natural + 3))
                 fail_msg("natural %d align %zu: %zu fits before %d", natural,
                          align, m, n);
         if (n != natural) {
@@ -1111,7 +1092,7 @@ static void test_v2_crc_verifies(void **state)
     stored = be32(c.value);
     memcpy(big_b, big_a, (size_t)n);
     memset(big_b + 16 + 36 + 3, 0, 4);
-    ref = ref_crc32c(big_b, (size_t)n);
+    ref = ref_crc32c(0, big_b, (size_t)n);
     assert_int_equal(stored, ref);
     /* any change to the header is caught by the parser */
     for (k = 0; k < 3; k++) {
@@ -1131,7 +1112,7 @@ static void test_v2_crc_verifies(void **state)
 typedef struct expect_tlv {
     uint8_t type;
     uint16_t len;
-    const uint8_t *value;   /* NULL: len zero bytes */
+    const uint8_t *value; /* NULL: len zero bytes */
 } expect_tlv;
 
 /* A random valid TLV value for type into store (at most cap bytes). */
@@ -1158,8 +1139,7 @@ static uint16_t make_value(uint64_t *s, uint8_t type, uint8_t *store,
         }
         return (uint16_t)at;
     } else {
-        len = rnd_below(s, 20) == 0 ? rnd_below(s, cap + 1)
-                                    : rnd_below(s, 40);
+        len = rnd_below(s, 20) == 0 ? rnd_below(s, cap + 1) : rnd_below(s, 40);
     }
     if (len > cap)
         len = cap;
@@ -1170,11 +1150,18 @@ static uint16_t make_value(uint64_t *s, uint8_t type, uint8_t *store,
 
 static uint8_t random_type(uint64_t *s, int allow_noop)
 {
-    static const uint8_t types[] = {
-        PP_TLV_ALPN, PP_TLV_AUTHORITY, PP_TLV_UNIQUE_ID, PP_TLV_SSL,
-        PP_TLV_NETNS, PP_TLV_GCP, PP_TLV_AWS, PP_TLV_AZURE, 0x06, 0x7F,
-        0xFF, PP_TLV_NOOP
-    };
+    static const uint8_t types[] = {PP_TLV_ALPN,
+                                    PP_TLV_AUTHORITY,
+                                    PP_TLV_UNIQUE_ID,
+                                    PP_TLV_SSL,
+                                    PP_TLV_NETNS,
+                                    PP_TLV_GCP,
+                                    PP_TLV_AWS,
+                                    PP_TLV_AZURE,
+                                    0x06,
+                                    0x7F,
+                                    0xFF,
+                                    PP_TLV_NOOP};
     return types[rnd_below(s, ARRAY_LEN(types) - (allow_noop ? 0 : 1))];
 }
 
@@ -1204,8 +1191,7 @@ static void random_addr(uint64_t *s, pp_addr *a, uint8_t family,
     a->port = (uint16_t)rnd(s);
 }
 
-static void check_addr(const pp_addr *got, const pp_addr *want,
-                       uint8_t family)
+static void check_addr(const pp_addr *got, const pp_addr *want, uint8_t family)
 {
     if (family == PP_AF_UNIX) {
         uint8_t raw[PP_UNIX_PATH_LEN];
@@ -1269,13 +1255,13 @@ static void test_v2_round_trip_property(void **state)
             size_t k, count = rnd_below(&seed, 5);
             o.relay_tlvs = 1;
             for (k = 0; k < count; k++) {
-                uint8_t type = (uint8_t)(rnd_below(&seed, 5) == 0
-                                             ? PP_TLV_CRC32C
-                                             : random_type(&seed, 1));
+                uint8_t type =
+                    (uint8_t)(rnd_below(&seed, 5) == 0 ? PP_TLV_CRC32C
+                                                       : random_type(&seed, 1));
                 uint8_t *v = relay_block + relay_len + 3;
                 uint16_t len = type == PP_TLV_CRC32C
-                                   ? 4
-                                   : make_value(&seed, type, v, 1000);
+                    ? 4
+                    : make_value(&seed, type, v, 1000);
                 if (type == PP_TLV_CRC32C)
                     memcpy(v, "\x12\x34\x56\x78", 4);
                 relay_block[relay_len] = type;
@@ -1295,8 +1281,8 @@ static void test_v2_round_trip_property(void **state)
         ntl = rnd_below(&seed, ARRAY_LEN(tl) + 1);
         for (i = 0; i < ntl; i++) {
             tl[i].type = random_type(&seed, 0);
-            tl[i].len = make_value(&seed, tl[i].type, store[i],
-                                   sizeof store[i]);
+            tl[i].len =
+                make_value(&seed, tl[i].type, store[i], sizeof store[i]);
             tl[i].value = store[i];
             ex[nex++] = (expect_tlv){tl[i].type, tl[i].len, store[i]};
             kept_bytes += 3u + tl[i].len;
@@ -1306,11 +1292,13 @@ static void test_v2_round_trip_property(void **state)
 
         n = pp_write_v2(NULL, 0, &h, &o);
         natural = (size_t)n;
-        assert_int_equal(natural, 16 + fam_block_len(h.family)
-                                      + (o.crc32c ? 7u : 0u) + kept_bytes);
+        assert_int_equal(natural,
+                         16 + fam_block_len(h.family) + (o.crc32c ? 7u : 0u) +
+                             kept_bytes);
         switch (rnd_below(&seed, 4)) {
         case 0:
-            o.pad_to = natural + (rnd_below(&seed, 2) ? 0 : 3 + rnd_below(&seed, 100));
+            o.pad_to =
+                natural + (rnd_below(&seed, 2) ? 0 : 3 + rnd_below(&seed, 100));
             break;
         case 1:
             o.pad_align = 1 + rnd_below(&seed, 128);
@@ -1321,7 +1309,7 @@ static void test_v2_round_trip_property(void **state)
         n = pp_write_v2(big_a, sizeof big_a, &h, &o);
         assert_true(n >= (int)natural);
         if ((size_t)n != natural) {
-            ex[nex++] = (expect_tlv){PP_TLV_NOOP, 0, NULL};   /* len below */
+            ex[nex++] = (expect_tlv){PP_TLV_NOOP, 0, NULL}; /* len below */
             pads++;
         }
         assert_int_equal(16 + be16(big_a + 14), n);
@@ -1365,7 +1353,7 @@ static void test_v2_round_trip_property(void **state)
             memcpy(big_b, big_a, (size_t)n);
             memset(big_b + crc_at, 0, 4);
             assert_int_equal(be32(big_a + crc_at),
-                             ref_crc32c(big_b, (size_t)n));
+                             ref_crc32c(0, big_b, (size_t)n));
             crcs++;
         }
 
@@ -1422,8 +1410,8 @@ static void test_v2_rewrite_canonical(void **state)
         memset(&o, 0, sizeof o);
         o.relay_tlvs = 1;
         n = pp_write_v2(big_a, sizeof big_a, &p, &o);
-        if (n != (int)cases[i].len
-            || memcmp(big_a, cases[i].bytes, cases[i].len) != 0)
+        if (n != (int)cases[i].len ||
+            memcmp(big_a, cases[i].bytes, cases[i].len) != 0)
             fail_msg("case %zu: got %d bytes, want %zu", i, n, cases[i].len);
     }
 }
@@ -1431,11 +1419,10 @@ static void test_v2_rewrite_canonical(void **state)
 /* v2 to v1 and back: the addresses are the same. */
 static void test_v2_to_v1(void **state)
 {
-    static const uint8_t tcp6[] =
-        "\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24"
-        "\0\0\0\0\0\0\0\0\0\0\xff\xff\x0a\x00\x00\x01"
-        "\x20\x01\x0d\xb8\0\0\0\0\0\x01\0\0\0\0\0\x01"
-        "\xd4\x31\x00\x16";
+    static const uint8_t tcp6[] = "\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24"
+                                  "\0\0\0\0\0\0\0\0\0\0\xff\xff\x0a\x00\x00\x01"
+                                  "\x20\x01\x0d\xb8\0\0\0\0\0\x01\0\0\0\0\0\x01"
+                                  "\xd4\x31\x00\x16";
     char line[PP_V1_MAX_LEN];
     static const char want[] =
         "PROXY TCP6 ::ffff:10.0.0.1 2001:db8::1:0:0:1 54321 22\r\n";
@@ -1490,26 +1477,26 @@ static void test_from_sockaddr(void **state)
         const char *src, *dst;
         int rc;
         uint8_t family;
-        const char *want_src, *want_dst;   /* in the result's family */
+        const char *want_src, *want_dst; /* in the result's family */
     } cases[] = {
-        {"192.0.2.1", "198.51.100.2", PP_OK, PP_AF_INET,
-         "192.0.2.1", "198.51.100.2"},
-        {"2001:db8::1", "2001:db8::2", PP_OK, PP_AF_INET6,
-         "2001:db8::1", "2001:db8::2"},
+        {"192.0.2.1", "198.51.100.2", PP_OK, PP_AF_INET, "192.0.2.1",
+         "198.51.100.2"},
+        {"2001:db8::1", "2001:db8::2", PP_OK, PP_AF_INET6, "2001:db8::1",
+         "2001:db8::2"},
         {"::ffff:192.0.2.1", "::ffff:198.51.100.2", PP_OK, PP_AF_INET,
          "192.0.2.1", "198.51.100.2"},
-        {"192.0.2.1", "2001:db8::2", PP_OK, PP_AF_INET6,
-         "::ffff:192.0.2.1", "2001:db8::2"},
-        {"2001:db8::1", "198.51.100.2", PP_OK, PP_AF_INET6,
-         "2001:db8::1", "::ffff:198.51.100.2"},
-        {"::ffff:192.0.2.1", "198.51.100.2", PP_OK, PP_AF_INET,
-         "192.0.2.1", "198.51.100.2"},
-        {"192.0.2.1", "::ffff:198.51.100.2", PP_OK, PP_AF_INET,
-         "192.0.2.1", "198.51.100.2"},
+        {"192.0.2.1", "2001:db8::2", PP_OK, PP_AF_INET6, "::ffff:192.0.2.1",
+         "2001:db8::2"},
+        {"2001:db8::1", "198.51.100.2", PP_OK, PP_AF_INET6, "2001:db8::1",
+         "::ffff:198.51.100.2"},
+        {"::ffff:192.0.2.1", "198.51.100.2", PP_OK, PP_AF_INET, "192.0.2.1",
+         "198.51.100.2"},
+        {"192.0.2.1", "::ffff:198.51.100.2", PP_OK, PP_AF_INET, "192.0.2.1",
+         "198.51.100.2"},
         {"::ffff:192.0.2.1", "2001:db8::2", PP_OK, PP_AF_INET6,
          "::ffff:192.0.2.1", "2001:db8::2"},
-        {"::1", "::ffff:127.0.0.1", PP_OK, PP_AF_INET6,
-         "::1", "::ffff:127.0.0.1"},
+        {"::1", "::ffff:127.0.0.1", PP_OK, PP_AF_INET6, "::1",
+         "::ffff:127.0.0.1"},
         {"/run/app.sock", "|", PP_OK, PP_AF_UNIX, "/run/app.sock", ""},
         {"@abstract", "/tmp/x", PP_OK, PP_AF_UNIX, "", "/tmp/x"},
         {"/run/app.sock", "192.0.2.1", PP_ERR_ARG, 0, NULL, NULL},
@@ -1543,26 +1530,24 @@ static void test_from_sockaddr(void **state)
             const struct sockaddr_un *su = (const struct sockaddr_un *)&s;
             const struct sockaddr_un *du = (const struct sockaddr_un *)&d;
             assert_int_equal(h.src.path_len, strlen(cases[i].want_src));
-            assert_memory_equal(h.src.path, cases[i].want_src,
-                                h.src.path_len);
+            assert_memory_equal(h.src.path, cases[i].want_src, h.src.path_len);
             assert_int_equal(h.dst.path_len, strlen(cases[i].want_dst));
-            assert_memory_equal(h.dst.path, cases[i].want_dst,
-                                h.dst.path_len);
+            assert_memory_equal(h.dst.path, cases[i].want_dst, h.dst.path_len);
             /* unix_raw points into the caller's sockaddr for an abstract
              * name (leading NUL) only; a path name is written from path. */
-            assert_ptr_equal(h.src.unix_raw,
-                             su->sun_path[0] == 0
-                                 ? (const uint8_t *)su->sun_path : NULL);
-            assert_ptr_equal(h.dst.unix_raw,
-                             du->sun_path[0] == 0
-                                 ? (const uint8_t *)du->sun_path : NULL);
+            assert_ptr_equal(
+                h.src.unix_raw,
+                su->sun_path[0] == 0 ? (const uint8_t *)su->sun_path : NULL);
+            assert_ptr_equal(
+                h.dst.unix_raw,
+                du->sun_path[0] == 0 ? (const uint8_t *)du->sun_path : NULL);
             assert_int_equal(h.src.port, 0);
         } else {
             uint8_t ip[16];
             int af = h.family == PP_AF_INET ? AF_INET : AF_INET6;
             memset(ip, 0, sizeof ip);
             assert_int_equal(inet_pton(af, cases[i].want_src, ip), 1);
-            assert_memory_equal(h.src.ip, ip, 16);  /* zero past 4 */
+            assert_memory_equal(h.src.ip, ip, 16); /* zero past 4 */
             memset(ip, 0, sizeof ip);
             assert_int_equal(inet_pton(af, cases[i].want_dst, ip), 1);
             assert_memory_equal(h.dst.ip, ip, 16);
@@ -1635,9 +1620,8 @@ static void test_get_sockaddr_round_trip(void **state)
             const pp_header *from = &p;
             const struct sockaddr_storage *want = which % 2 ? &d : &s;
             want_len = want->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-                     : want->ss_family == AF_INET6
-                         ? sizeof(struct sockaddr_in6)
-                         : sizeof(struct sockaddr_un);
+                : want->ss_family == AF_INET6     ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_un);
             memset(&out, 0x5A, sizeof out);
             assert_int_equal(which % 2 ? pp_get_dst(from, &out, &len)
                                        : pp_get_src(from, &out, &len),
@@ -1665,7 +1649,8 @@ static void test_unix_path_zero_filled(void **state)
     memcpy(src.sun_path, "/run/c.sock", 12);
     memcpy(dst.sun_path, "/run/s.sock", 12);
     assert_int_equal(pp_header_from_sockaddr(&h, (struct sockaddr *)&src,
-                                             (struct sockaddr *)&dst), PP_OK);
+                                             (struct sockaddr *)&dst),
+                     PP_OK);
     n = pp_write_v2(out, sizeof out, &h, NULL);
     assert_int_equal(n, 16 + 216);
     for (i = 16 + 11; i < 16 + 108; i++)
@@ -1689,19 +1674,57 @@ static void test_v2_overlap_refused(void **state)
     const uint8_t *payload;
     size_t plen;
     int n;
-    static const uint8_t hdr_bytes[] = {
-        0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54,
-        0x0A, 0x21, 0x12, 0x00, 0x1A, 1, 2, 3, 4, 5, 6, 7, 8, 0, 80, 1, 187,
-        PP_TLV_AUTHORITY, 0x00, 0x0B, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
-        'c', 'o', 'm'};
+    static const uint8_t hdr_bytes[] = {0x0D,
+                                        0x0A,
+                                        0x0D,
+                                        0x0A,
+                                        0x00,
+                                        0x0D,
+                                        0x0A,
+                                        0x51,
+                                        0x55,
+                                        0x49,
+                                        0x54,
+                                        0x0A,
+                                        0x21,
+                                        0x12,
+                                        0x00,
+                                        0x1A,
+                                        1,
+                                        2,
+                                        3,
+                                        4,
+                                        5,
+                                        6,
+                                        7,
+                                        8,
+                                        0,
+                                        80,
+                                        1,
+                                        187,
+                                        PP_TLV_AUTHORITY,
+                                        0x00,
+                                        0x0B,
+                                        'e',
+                                        'x',
+                                        'a',
+                                        'm',
+                                        'p',
+                                        'l',
+                                        'e',
+                                        '.',
+                                        'c',
+                                        'o',
+                                        'm'};
 
     (void)state;
     memset(buf, 0, sizeof buf);
     memcpy(buf, hdr_bytes, sizeof hdr_bytes);
     memcpy(buf + sizeof hdr_bytes, "payload", 7);
     pp_header_init(&h);
-    assert_int_equal(pp_dgram_parse(&h, buf, sizeof hdr_bytes + 7, &payload,
-                                     &plen), (int)sizeof hdr_bytes);
+    assert_int_equal(
+        pp_dgram_parse(&h, buf, sizeof hdr_bytes + 7, &payload, &plen),
+        (int)sizeof hdr_bytes);
     memset(&o, 0, sizeof o);
     o.relay_tlvs = 1;
     o.crc32c = 1;
@@ -1721,7 +1744,8 @@ static void test_v2_overlap_refused(void **state)
 
 static void test_get_sockaddr_values(void **state)
 {
-    static const char line[] = "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n";
+    static const char line[] =
+        "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n";
     struct sockaddr_storage ss;
     struct sockaddr_in sin;
     socklen_t len;

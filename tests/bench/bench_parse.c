@@ -77,9 +77,8 @@ static struct input *v2_start(const char *name, uint8_t cmd, uint8_t fam)
         uint8_t a[12] = {192, 168, 0, 1, 192, 168, 0, 11, 0xDC, 0x04, 1, 0xBB};
         put(in, a, 12);
     } else if (cmd == PP_CMD_PROXY && fam == 0x21) {
-        uint8_t a[36] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1,
-                         0x20, 0x01, 0x0d, 0xb8, [31] = 2,
-                         0xDC, 0x04, 1, 0xBB};
+        uint8_t a[36] = {0x20, 0x01, 0x0d,     0xb8, [15] = 1, 0x20, 0x01,
+                         0x0d, 0xb8, [31] = 2, 0xDC, 0x04,     1,    0xBB};
         put(in, a, 36);
     }
     return in;
@@ -134,8 +133,10 @@ static void build_inputs(void)
     uint8_t uid[128];
 
     memset(uid, 0x5A, sizeof uid);
-    add_text("A v1 TCP4", "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n", 0);
-    add_text("B v1 TCP6", "PROXY TCP6 2001:db8::1 2001:db8::2 56324 443\r\n", 0);
+    add_text("A v1 TCP4", "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
+             0);
+    add_text("B v1 TCP6", "PROXY TCP6 2001:db8::1 2001:db8::2 56324 443\r\n",
+             0);
     v2_finish(v2_start("C v2 TCP4", PP_CMD_PROXY, 0x11), 0);
     v2_finish(v2_start("D v2 TCP6", PP_CMD_PROXY, 0x21), 0);
 
@@ -162,8 +163,7 @@ static void build_inputs(void)
     put_tlv(in, PP_TLV_UNIQUE_ID, uid, 128);
     {
         const char *s[] = {"TLSv1.3", "client-certificate.example.com",
-                           "RSA-SHA256", "RSA2048",
-                           "TLS_AES_256_GCM_SHA384"};
+                           "RSA-SHA256", "RSA2048", "TLS_AES_256_GCM_SHA384"};
         const uint8_t t[] = {PP_SSL_VERSION, PP_SSL_CN, PP_SSL_KEY_ALG,
                              PP_SSL_SIG_ALG, PP_SSL_CIPHER};
         put_ssl(in, s, t, 5);
@@ -313,7 +313,8 @@ int main(int argc, char **argv)
             snprintf(path, sizeof path, "%s/%c.bin", argc > 2 ? argv[2] : ".",
                      inputs[i].name[0]);
             f = fopen(path, "wb");
-            if (!f || fwrite(inputs[i].bytes, 1, inputs[i].len, f) != inputs[i].len)
+            if (!f ||
+                fwrite(inputs[i].bytes, 1, inputs[i].len, f) != inputs[i].len)
                 return 1;
             fclose(f);
         }

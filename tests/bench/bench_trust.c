@@ -8,9 +8,8 @@
  *                    100 000 random entries, and on the same tables unbuilt
  *                    (linear scan), with half the lookups inside an entry.
  *
- * Standalone program, not part of the test suite. Build by hand, with the
- * lib/parts/ fragments while they exist:
- *   cc -O2 -Iinclude tests/bench/bench_trust.c lib/pphdr.c lib/parts/[a-z]*.c
+ * Standalone program, not part of the test suite. Build by hand:
+ *   cc -O2 -Iinclude tests/bench/bench_trust.c lib/pphdr.c
  */
 #define _POSIX_C_SOURCE 200809L
 #include "pphdr.h"
@@ -152,8 +151,8 @@ static double lookup_ns(const pp_trust *t, const struct query *q,
             const struct query *x = &q[i % QUERIES];
 
             h += (size_t)(x->family == PP_AF_INET
-                                  ? pp_trust_match_ip4(t, x->addr)
-                                  : pp_trust_match_ip6(t, x->addr));
+                              ? pp_trust_match_ip4(t, x->addr)
+                              : pp_trust_match_ip6(t, x->addr));
         }
         v[r] = (now_ns() - t0) / (double)lookups;
         sink += h;

@@ -26,8 +26,8 @@ static uint8_t crc_data[CRC_LEN];
 static pp_header tcp4, tcp6;
 static pp_tlv tlvs[4];
 static uint8_t uid[32];
-static const uint8_t ssl[] = {0x01, 0, 0, 0, 0, 0x21, 0, 7, 'T', 'L', 'S',
-                              'v', '1', '.', '3'};
+static const uint8_t ssl[] = {0x01, 0,   0,   0,   0,   0x21, 0,  7,
+                              'T',  'L', 'S', 'v', '1', '.',  '3'};
 
 static void setup(void)
 {
@@ -54,7 +54,14 @@ static void setup(void)
         crc_data[i] = (uint8_t)(i * 131u + 7u);
 }
 
-enum job { W_V1_TCP4, W_V1_TCP6, W_V2_TCP4, W_V2_TCP6, W_V2_TLVS_CRC, N_WRITE_JOBS };
+enum job {
+    W_V1_TCP4,
+    W_V1_TCP6,
+    W_V2_TCP4,
+    W_V2_TCP6,
+    W_V2_TLVS_CRC,
+    N_WRITE_JOBS
+};
 static const char *const job_names[N_WRITE_JOBS] = {
     "write v1 TCP4", "write v1 TCP6", "write v2 TCP4", "write v2 TCP6",
     "write v2 TCP4 TLVs+CRC"};
@@ -64,10 +71,14 @@ static int run_job(enum job j)
     pp_v2_opts o;
 
     switch (j) {
-    case W_V1_TCP4: return pp_write_v1(out, sizeof out, &tcp4);
-    case W_V1_TCP6: return pp_write_v1(out, sizeof out, &tcp6);
-    case W_V2_TCP4: return pp_write_v2(out, sizeof out, &tcp4, NULL);
-    case W_V2_TCP6: return pp_write_v2(out, sizeof out, &tcp6, NULL);
+    case W_V1_TCP4:
+        return pp_write_v1(out, sizeof out, &tcp4);
+    case W_V1_TCP6:
+        return pp_write_v1(out, sizeof out, &tcp6);
+    case W_V2_TCP4:
+        return pp_write_v2(out, sizeof out, &tcp4, NULL);
+    case W_V2_TCP6:
+        return pp_write_v2(out, sizeof out, &tcp6, NULL);
     default:
         memset(&o, 0, sizeof o);
         o.tlvs = tlvs;

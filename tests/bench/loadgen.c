@@ -102,7 +102,8 @@ struct sink_conn {
 static void sink_finish(struct sink_conn *c)
 {
     char reply[32];
-    int n = snprintf(reply, sizeof reply, "%llu\n", (unsigned long long)c->bytes);
+    int n =
+        snprintf(reply, sizeof reply, "%llu\n", (unsigned long long)c->bytes);
 
     /* A fresh socket's send buffer takes these few bytes at once. */
     if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) < 0) {
@@ -141,7 +142,8 @@ static void run_sink(int port)
     if (lfd < 0 || ep < 0 || buf == NULL)
         die("sink setup");
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 4096) < 0)
+    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        listen(lfd, 4096) < 0)
         die("sink bind");
     if (epoll_set(ep, EPOLL_CTL_ADD, lfd, EPOLLIN, 0) < 0)
         die("epoll_ctl");
@@ -175,7 +177,7 @@ struct client {
     int fd;
     int connected;
     uint16_t id;
-    char answer[24];   /* the sink's byte count, as text */
+    char answer[24]; /* the sink's byte count, as text */
     size_t answer_len;
 };
 
@@ -191,7 +193,8 @@ static void client_start(int ep, struct client *c, const struct sockaddr_in *sa)
     if (connect(c->fd, (const struct sockaddr *)sa, sizeof *sa) < 0 &&
         errno != EINPROGRESS)
         die("connect");
-    if (epoll_set(ep, EPOLL_CTL_ADD, c->fd, EPOLLOUT, (uint64_t)(uintptr_t)c) < 0)
+    if (epoll_set(ep, EPOLL_CTL_ADD, c->fd, EPOLLOUT, (uint64_t)(uintptr_t)c) <
+        0)
         die("epoll_ctl");
 }
 
@@ -219,7 +222,8 @@ static int client_read(struct client *c)
         char *at = c->answer + c->answer_len;
         size_t room = sizeof c->answer - 1 - c->answer_len;
         char spill[64];
-        ssize_t n = recv(c->fd, room ? at : spill, room ? room : sizeof spill, 0);
+        ssize_t n =
+            recv(c->fd, room ? at : spill, room ? room : sizeof spill, 0);
 
         if (n > 0) {
             if (room)
@@ -357,7 +361,8 @@ int main(int argc, char **argv)
                         (size_t)atoi(argv[5]));
     if (argc == 4 && strcmp(argv[1], "bulk") == 0)
         return run_bulk(atoi(argv[2]), strtoull(argv[3], NULL, 10));
-    fprintf(stderr, "usage: loadgen sink PORT | rate PORT CONC SECONDS SIZE | "
-                    "bulk PORT BYTES\n");
+    fprintf(stderr,
+            "usage: loadgen sink PORT | rate PORT CONC SECONDS SIZE | "
+            "bulk PORT BYTES\n");
     return 2;
 }

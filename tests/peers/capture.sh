@@ -397,7 +397,7 @@ stream {
     }
 }
 EOF
-    nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' \
+    nginx -p "$dir" -e "$dir/logs/error.log" -c "$dir/nginx.conf" -g 'daemon off;' \
         > "$dir/logs/stdout" 2>&1 &
     local ngx=$!
     PIDS+=("$ngx")

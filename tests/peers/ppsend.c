@@ -97,33 +97,59 @@ static int parse_args(int argc, char **argv, struct options *o)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
-        if (strcmp(a, "-1") == 0) { o->version = 1; takes = 0; }
-        else if (strcmp(a, "-2") == 0) { o->version = 2; takes = 0; }
-        else if (strcmp(a, "--local") == 0) { o->local = 1; takes = 0; }
-        else if (strcmp(a, "--unknown") == 0) { o->unknown = 1; takes = 0; }
-        else if (strcmp(a, "--crc32c") == 0) { o->crc32c = 1; takes = 0; }
-        else if (strcmp(a, "--bad-crc") == 0) { o->bad_crc = 1; takes = 0; }
-        else if (v == NULL && a[0] == '-') return -1;
-        else if (strcmp(a, "--src") == 0) o->src = v;
-        else if (strcmp(a, "--dst") == 0) o->dst = v;
-        else if (strcmp(a, "--sport") == 0) o->sport = v;
-        else if (strcmp(a, "--dport") == 0) o->dport = v;
-        else if (strcmp(a, "--path") == 0) o->path = v;
+        if (strcmp(a, "-1") == 0) {
+            o->version = 1;
+            takes = 0;
+        } else if (strcmp(a, "-2") == 0) {
+            o->version = 2;
+            takes = 0;
+        } else if (strcmp(a, "--local") == 0) {
+            o->local = 1;
+            takes = 0;
+        } else if (strcmp(a, "--unknown") == 0) {
+            o->unknown = 1;
+            takes = 0;
+        } else if (strcmp(a, "--crc32c") == 0) {
+            o->crc32c = 1;
+            takes = 0;
+        } else if (strcmp(a, "--bad-crc") == 0) {
+            o->bad_crc = 1;
+            takes = 0;
+        } else if (v == NULL && a[0] == '-')
+            return -1;
+        else if (strcmp(a, "--src") == 0)
+            o->src = v;
+        else if (strcmp(a, "--dst") == 0)
+            o->dst = v;
+        else if (strcmp(a, "--sport") == 0)
+            o->sport = v;
+        else if (strcmp(a, "--dport") == 0)
+            o->dport = v;
+        else if (strcmp(a, "--path") == 0)
+            o->path = v;
         else if (strcmp(a, "--pad-align") == 0)
             o->pad_align = (size_t)strtoul(v, NULL, 10);
-        else if (strcmp(a, "--timeout") == 0) o->timeout_ms = atoi(v);
+        else if (strcmp(a, "--timeout") == 0)
+            o->timeout_ms = atoi(v);
         else if (strcmp(a, "--authority") == 0) {
-            if (add_tlv(o, PP_TLV_AUTHORITY, v) != 0) return -1;
+            if (add_tlv(o, PP_TLV_AUTHORITY, v) != 0)
+                return -1;
         } else if (strcmp(a, "--unique-id") == 0) {
-            if (add_tlv(o, PP_TLV_UNIQUE_ID, v) != 0) return -1;
+            if (add_tlv(o, PP_TLV_UNIQUE_ID, v) != 0)
+                return -1;
         } else if (strcmp(a, "--alpn") == 0) {
-            if (add_tlv(o, PP_TLV_ALPN, v) != 0) return -1;
-        } else if (a[0] == '-') return -1;
+            if (add_tlv(o, PP_TLV_ALPN, v) != 0)
+                return -1;
+        } else if (a[0] == '-')
+            return -1;
         else {
             takes = 0;
-            if (o->host == NULL) o->host = a;
-            else if (o->port == NULL) o->port = a;
-            else return -1;
+            if (o->host == NULL)
+                o->host = a;
+            else if (o->port == NULL)
+                o->port = a;
+            else
+                return -1;
         }
         i += takes;
     }
@@ -246,7 +272,7 @@ static int write_header(const struct options *o, const pp_header *hdr,
     int n;
     if (o->version == 1)
         return (n = pp_write_v1(buf, cap, hdr)) > 0 && (size_t)n <= cap ? n
-                                                                         : -1;
+                                                                        : -1;
     memset(&v2, 0, sizeof v2);
     v2.tlvs = o->tlvs;
     v2.tlv_count = o->tlv_count;
@@ -279,7 +305,7 @@ static int check_and_corrupt(const struct options *o, uint8_t *buf, int n)
 
 static int send_all(int fd, const void *p, size_t n)
 {
-    ssize_t w = write(fd, p, n);   /* one write: no partial header */
+    ssize_t w = write(fd, p, n); /* one write: no partial header */
     return w >= 0 && (size_t)w == n ? 0 : -1;
 }
 
@@ -331,7 +357,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%02x", buf[i]);
     fputc('\n', stderr);
 
-    bracket = strchr(o.host, ':') != NULL;   /* IPv6 in a Host header */
+    bracket = strchr(o.host, ':') != NULL; /* IPv6 in a Host header */
     req_len = snprintf(request, sizeof request,
                        "GET %s HTTP/1.1\r\nHost: %s%s%s\r\n"
                        "User-Agent: ppsend\r\nConnection: close\r\n\r\n",

@@ -51,30 +51,10 @@ finish() {
 }
 
 # --- ppsend ----------------------------------------------------------------
-# Built by meson if the build has it, else here: against the build's static
-# library, or straight from the sources.
-build_ppsend() {
-    local out=$TMP/ppsend f srcs
-    local flags=(-std=c99 -Wall -Wextra -Werror -I"$TOP/include" -I"$TOP/lib")
-    if [ -e "$BUILD/libpphdr.a" ] &&
-        ${CC:-cc} "${flags[@]}" "$HERE/ppsend.c" "$BUILD/libpphdr.a" \
-            -o "$out" 2> "$TMP/cc-static.log"; then
-        PPSEND=$out
-        return 0
-    fi
-    srcs=("$TOP/lib/pphdr.c")
-    for f in "$TOP"/lib/parts/*.c; do
-        [ -e "$f" ] && srcs+=("$f")
-    done
-    ${CC:-cc} "${flags[@]}" "$HERE/ppsend.c" "${srcs[@]}" -o "$out" &&
-        PPSEND=$out
-}
-PPSEND=
-for f in "$BUILD/tests/ppsend" "$BUILD/tests/peers/ppsend"; do
-    [ -x "$f" ] && PPSEND=$f && break
-done
-if [ -z "$PPSEND" ] && ! build_ppsend; then
-    fail "build ppsend" "cc failed"
+# Built by meson (tests/meson.build); a build without it is an error.
+PPSEND=$BUILD/tests/ppsend
+if [ ! -x "$PPSEND" ]; then
+    fail "ppsend" "$PPSEND is missing: build with meson first"
     finish
 fi
 
@@ -134,7 +114,8 @@ http {
 EOF
 HAVE_NGINX=0
 if command -v nginx > /dev/null; then
-    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' \
+    nginx -p "$TMP/nginx" -e "$TMP/nginx/logs/error.log" \
+        -c "$TMP/nginx/nginx.conf" -g 'daemon off;' \
         > "$TMP/nginx/logs/stdout" 2>&1 &
     PIDS+=($!)
     if wait_listen "$NGX4" && wait_listen "$NGX6"; then
