@@ -3,7 +3,7 @@
  * See include/pphdr.h for the API and README.md for the strictness rules.
  * MIT licensed; see COPYING.
  */
-#if !defined(PP_NO_SOCKETS)
+#if !defined(PP_NO_SOCKETS) && !defined(_WIN32)
 /* POSIX 2008 for poll(), clock_gettime(CLOCK_MONOTONIC), sockaddr_in6 and
  * sockaddr_un under -std=c99; the platform defaults for MSG_DONTWAIT, which
  * POSIX leaves out (glibc and musl show it anyway, BSD and macOS hide it).
@@ -24,7 +24,9 @@
 #include <limits.h>
 #include <string.h>
 
-#ifndef PP_NO_SOCKETS
+/* Windows: pphdr.h brought Winsock's sockaddr types (sockaddr_un from
+ * <afunix.h>); the receive helpers below are left out there. */
+#if !defined(PP_NO_SOCKETS) && !defined(_WIN32)
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -3323,7 +3325,7 @@ int pp_get_dst(const pp_header *hdr, struct sockaddr_storage *ss,
 
 #endif /* PP_NO_SOCKETS */
 
-#ifndef PP_NO_SOCKETS
+#if !defined(PP_NO_SOCKETS) && !defined(_WIN32)
 
 /* ------------------------------------------------------------------------
  * Stream sockets
@@ -3517,7 +3519,7 @@ int pp_recv_header(int fd, pp_header *hdr, void *buf, size_t cap,
             return PP_ERR_IO;
     }
 }
-#endif /* PP_NO_SOCKETS */
+#endif /* !PP_NO_SOCKETS && !_WIN32 */
 
 /* ------------------------------------------------------------------------
  * Datagrams
