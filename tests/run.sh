@@ -9,6 +9,8 @@
 #   4. the vendoring promise: lib/pphdr.c + include/pphdr.h alone, C99/C11,
 #      gcc and clang, -Werror; the header as C++; no allocator symbols;
 #      cppcheck and the clang static analyzer with no findings
+#   4b. portability (tests/portability.sh): s390x, i686, armhf and Windows
+#      cross builds; fuzz corpora, ppdump and port_smoke under qemu / wine
 #   5. real peers: HAProxy, nginx and curl as senders and receivers
 #   6. ppproxy black-box tests against real peers
 #   7. every libFuzzer target for PP_FUZZ_SECONDS (default 60) each
@@ -20,7 +22,10 @@ top=$(pwd)
 packages=(meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
           libcmocka-dev valgrind python3 curl openssl haproxy nginx
           libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev
-          cppcheck clang-tidy)
+          cppcheck clang-tidy
+          gcc-s390x-linux-gnu gcc-i686-linux-gnu gcc-arm-linux-gnueabihf
+          libc6-dev-s390x-cross libc6-dev-i386-cross libc6-dev-armhf-cross
+          qemu-user gcc-mingw-w64-x86-64 wine wine64)
 install_missing() {
     local missing=() p
     for p in "${packages[@]}"; do
@@ -129,6 +134,7 @@ step "unit tests (ASan+UBSan)" unit_tests build/asan
 step "unit tests under valgrind" valgrind_units
 step "vendored pair compiles alone" vendoring
 step "static analysis (cppcheck, clang-tidy analyzer)" static_analysis
+step "portability (s390x, i686, armhf, Windows)" tests/portability.sh build/port
 step "real peers (haproxy, nginx, curl)" tests/peers/run.sh "$top/build/gcc"
 step "ppproxy against real peers" tests/proxy/run.sh "$top/build/gcc"
 step "fuzzers (${PP_FUZZ_SECONDS:-60} s each)" fuzz_all
