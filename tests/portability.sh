@@ -23,7 +23,8 @@
 # wineserver): port_smoke passes, ppdump as on the Linux targets.
 #
 # OUT_DIR (default build/port) holds the binaries and logs; it is made
-# anew. PP_PORT_TARGETS (default "s390x i686 armhf win64") picks targets. Exit status 0 only when every check passed. Needs the packages
+# anew. PP_PORT_TARGETS (default "s390x i686 armhf win64") picks targets.
+# Exit status 0 only when every check passed. Needs the packages
 # tests/run.sh installs (gcc-*-linux-gnu*, libc6-dev-*-cross, qemu-user,
 # gcc-mingw-w64-x86-64, wine, wine64). The four targets run in parallel:
 # about 80 s on 2 busy cores (load 4.5), most of it wine's first start and
@@ -77,8 +78,8 @@ compile_pair() {
 
 # Static builds of ppdump, the fuzz replay programs and port_smoke: TARGET CC.
 build_linux() {
-    local target=$1 cc=$2 dir=$out/$1 t extra
-    local flags=("${warn[@]}" -static -Iinclude -Ilib -Iexamples)
+    local cc=$2 dir=$out/$1 t extra
+    local flags=("${warn[@]}" -static -Iinclude -Iexamples)
     # The harnesses are test code, not the vendored pair: no -Wconversion.
     local hflags=(-std=c99 -O2 -Wall -Wextra -Werror -static -Iinclude
                   -Iexamples)
