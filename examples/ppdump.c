@@ -57,6 +57,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
+
 #include "pphdr.h"
 #include "ppdump_render.h"
 
@@ -241,6 +246,11 @@ int main(int argc, char **argv)
         }
     }
 
+#ifdef _WIN32
+    /* Bytes as they are: a CR LF read is data, and a line ends in LF. */
+    (void)_setmode(_fileno(stdin), _O_BINARY);
+    (void)_setmode(_fileno(stdout), _O_BINARY);
+#endif
     in.buf = storage;
     in.len = 0;
     if (path == NULL || strcmp(path, "-") == 0) {

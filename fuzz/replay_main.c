@@ -4,11 +4,16 @@
  * each directory given (sorted by name, hidden files skipped). Each input
  * is passed in a buffer of exactly its size, so an over-read is as visible
  * to a sanitizer or valgrind as it is under libFuzzer. A target signals a
- * finding by aborting; this program fails when no input was found.
+ * finding by aborting; this program fails when a directory holds no input
+ * or cannot be read.
  */
 #define _POSIX_C_SOURCE 200809L
+/* 32-bit programs: readdir and stat fail with EOVERFLOW on 64-bit inode
+ * numbers and directory offsets without this. */
+#define _FILE_OFFSET_BITS 64
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +65,8 @@ static long run_dir(const char *dir)
         fprintf(stderr, "replay: cannot open %s\n", dir);
         return -1;
     }
-    while ((e = readdir(d)) != NULL) {
+    /* errno cleared before each readdir: NULL with errno set is an error */
+    while ((void)(errno = 0), (e = readdir(d)) != NULL) {
         size_t len = strlen(dir) + strlen(e->d_name) + 2;
         char *path;
 
@@ -81,12 +87,24 @@ static long run_dir(const char *dir)
         snprintf(path, len, "%s/%s", dir, e->d_name);
         names[n++] = path;
     }
+    /* A read error (such as EOVERFLOW: 64-bit directory offsets read by a
+     * 32-bit program without _FILE_OFFSET_BITS=64) must not pass for an
+     * empty directory. */
+    if (errno != 0) {
+        fprintf(stderr, "replay: cannot read directory %s: %s\n", dir,
+                strerror(errno));
+        count = -1;
+    }
     closedir(d);
     qsort(names, n, sizeof *names, by_name);
     for (i = 0; i < n; i++) {
         struct stat st;
 
-        if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode)) {
+        if (stat(names[i], &st) != 0) {
+            fprintf(stderr, "replay: cannot stat %s: %s\n", names[i],
+                    strerror(errno));
+            count = -1;
+        } else if (S_ISREG(st.st_mode)) {
             if (run_file(names[i]) < 0)
                 count = -1;
             else if (count >= 0)
@@ -95,6 +113,10 @@ static long run_dir(const char *dir)
         free(names[i]);
     }
     free(names);
+    if (count == 0) {
+        fprintf(stderr, "replay: no inputs in %s\n", dir);
+        count = -1;
+    }
     return count;
 }
 

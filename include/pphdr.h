@@ -11,6 +11,12 @@
  * pphdr.c) on platforms without BSD sockets: the sockaddr, socket and trust
  * sockaddr helpers are then left out.
  *
+ * Windows (_WIN32): the sockaddr types come from <winsock2.h>, <ws2tcpip.h>
+ * and <afunix.h> (Windows 10 SDK 1803 or later, mingw-w64), so the sockaddr
+ * helpers and pp_trust_match_sockaddr are there; the receive helpers
+ * pp_recv_step and pp_recv_header (int descriptors, poll) are left out.
+ * Include this header before <windows.h>, or define WIN32_LEAN_AND_MEAN.
+ *
  * Conventions
  *  - Every function that can fail returns a pp_status value (negative) or a
  *    non-negative result. Errors live in return values and caller structs,
@@ -29,7 +35,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef PP_NO_SOCKETS
+#if !defined(PP_NO_SOCKETS) && defined(_WIN32)
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <afunix.h>
+#elif !defined(PP_NO_SOCKETS)
 #include <sys/socket.h>
 #endif
 
@@ -489,6 +499,9 @@ PP_API int pp_trust_match_ip6(const pp_trust *t, const uint8_t addr[16]);
 /* 1 when the socket address (AF_INET or AF_INET6) is in the table. */
 PP_API int pp_trust_match_sockaddr(const pp_trust *t,
                                    const struct sockaddr *sa);
+#endif
+
+#if !defined(PP_NO_SOCKETS) && !defined(_WIN32)
 
 /* ------------------------------------------------------------------------
  * Socket helpers: consume exactly the header from a connected stream

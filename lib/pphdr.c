@@ -39,10 +39,12 @@
  * socket API. */
 #ifndef PP_NO_SOCKETS
 #define PP_WITH_SOCKADDR 1 /* sockaddr conversions (sections 7 and 8) */
-#define PP_WITH_RECV 1     /* pp_recv_step and pp_recv_header (9) */
+#ifndef _WIN32 /* Windows has Winsock's sockaddr types, no int descriptors */
+#define PP_WITH_RECV 1 /* pp_recv_step and pp_recv_header (9) */
+#endif
 #endif
 
-#ifdef PP_WITH_SOCKADDR
+#if defined(PP_WITH_SOCKADDR) && !defined(_WIN32)
 /* POSIX 2008 for poll(), clock_gettime(CLOCK_MONOTONIC), sockaddr_in6 and
  * sockaddr_un under -std=c99; the platform defaults for MSG_DONTWAIT, which
  * POSIX leaves out (glibc and musl show it anyway, BSD and macOS hide it).
@@ -63,7 +65,9 @@
 #include <limits.h>
 #include <string.h>
 
-#ifdef PP_WITH_SOCKADDR
+/* Windows: pphdr.h brought Winsock's sockaddr types (sockaddr_un from
+ * <afunix.h>). */
+#if defined(PP_WITH_SOCKADDR) && !defined(_WIN32)
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>

@@ -10,6 +10,8 @@
 #      gcc and clang, -Werror; the header as C++; no allocator symbols;
 #      cppcheck and the clang static analyzer with no findings; every C file
 #      formatted by clang-format
+#   4b. portability (tests/portability.sh): s390x, i686, armhf and Windows
+#      cross builds; fuzz corpora, ppdump and port_smoke under qemu / wine
 #   5. real peers: HAProxy, nginx and curl as senders and receivers
 #   6. ppproxy black-box tests against real peers
 #   6b. the server-author examples, man pages and ppproxy's service setup
@@ -24,7 +26,10 @@ packages=(meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
           libcmocka-dev valgrind python3 curl openssl haproxy nginx
           libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev
           cppcheck clang-tidy clang-format libssl-dev libuv1-dev groff man-db
-          systemd)
+          systemd
+          gcc-s390x-linux-gnu gcc-i686-linux-gnu gcc-arm-linux-gnueabihf
+          libc6-dev-s390x-cross libc6-dev-i386-cross libc6-dev-armhf-cross
+          qemu-user gcc-mingw-w64-x86-64 wine wine64)
 install_missing() {
     local missing=() p
     for p in "${packages[@]}"; do
@@ -139,6 +144,7 @@ step "unit tests under valgrind" valgrind_units
 step "vendored pair compiles alone" vendoring
 step "static analysis (cppcheck, clang-tidy analyzer)" static_analysis
 step "formatting (clang-format)" format_check
+step "portability (s390x, i686, armhf, Windows)" tests/portability.sh build/port
 step "real peers (haproxy, nginx, curl)" tests/peers/run.sh "$top/build/gcc"
 step "ppproxy against real peers" tests/proxy/run.sh "$top/build/gcc"
 step "examples, man pages, ppproxy service" tests/examples/run.sh "$top/build/gcc"
