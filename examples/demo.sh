@@ -47,7 +47,7 @@ else
     meson setup "$build" "$top" >/dev/null
 fi
 ninja -C "$build" >/dev/null || fail "build failed (run: ninja -C $build)"
-ppproxy=$build/examples/ppproxy
+ppproxy=$build/examples/ppproxy/ppproxy
 [ -x "$ppproxy" ] || fail "no $ppproxy"
 note "built libpphdr, examples/ppdump and examples/ppproxy"
 
