@@ -659,7 +659,7 @@ static void resp_run(struct hx_resp *s, const char *in, size_t len, long split,
         at += used;
         if (ev == HX_MORE)
             continue;
-        if (ev == HX_RHEAD)
+        if (ev == HX_RHEAD || ev == HX_RINTERIM)
             continue;
         events[(*nev)++] = ev;
         if (ev != HX_RDONE)

@@ -339,7 +339,7 @@ void hx_req_next(struct hx_req *r)
     r->flags = 0;
     r->status = 0;
     r->reason = NULL;
-    r->method[0] = r->version[0] = '\0';
+    r->method[0] = r->version[0] = r->real[0] = '\0';
     r->target_len = 0;
     r->is_head = r->keep_alive = r->upgrade = 0;
     r->body_bytes = 0;
@@ -729,6 +729,9 @@ static int rewrite_head(struct hx_req *r, const struct hx_client *cl,
     }
     real = cl->hop_trusted ? find_real(cl, (struct span){xff.p, xff.len})
                            : (struct span){cl->addr, strlen(cl->addr)};
+    snprintf(r->real, sizeof r->real, "%.*s",
+             (int)(real.n < sizeof r->real ? real.n : sizeof r->real - 1),
+             real.p);
     if (buf_str(out, "X-Forwarded-For: ") < 0 ||
         hx_buf_add(out, xff.p, xff.len) < 0 ||
         buf_str(out, "\r\nX-Real-IP: ") < 0 ||
@@ -960,7 +963,7 @@ static int resp_complete(struct hx_resp *s)
     if (s->status == 101)
         return HX_RUPGRADE;
     if (s->status >= 100 && s->status < 200)
-        return HX_MORE; /* interim: the final response follows */
+        return HX_RINTERIM; /* the final response follows */
     s->q_first = (s->q_first + 1) % HX_PIPELINE;
     s->q_len--;
     return HX_RDONE;

@@ -65,6 +65,7 @@ enum hx_event {
     HX_BODY_ERROR, /* bad body: close both sides, no response */
     HX_RHEAD,      /* a response head is complete (status known) */
     HX_RDONE,      /* a final response is complete */
+    HX_RINTERIM,   /* an interim (1xx but 101) response is complete */
     HX_RUPGRADE,   /* a 101 response is complete: tunnel from here */
     HX_RERROR,     /* malformed response */
     HX_NOMEM
@@ -88,6 +89,7 @@ struct hx_req {
     char target[HX_TARGET_MAX];
     size_t target_len;
     char version[16];
+    char real[64];  /* <real> of this request, for the log */
     int is_head;    /* HEAD: its response has no body */
     int keep_alive; /* the client wants more after this one */
     int upgrade;    /* Upgrade: websocket with Connection: upgrade */
@@ -137,7 +139,8 @@ void hx_resp_init(struct hx_resp *s);
 int hx_resp_expect(struct hx_resp *s, int is_head);
 
 /* Take up to n bytes from the upstream; *used how many. Returns HX_MORE,
- * HX_RHEAD (s->status), HX_RDONE (the oldest request is answered),
+ * HX_RHEAD (s->status), HX_RINTERIM (a 1xx but 101 ended: more to come),
+ * HX_RDONE (the oldest request is answered),
  * HX_RUPGRADE, HX_RERROR. */
 int hx_resp_feed(struct hx_resp *s, const char *in, size_t n, size_t *used);
 

@@ -1,5 +1,6 @@
 /*
- * log.c - one line per connection, text (key=value) or JSON.
+ * log.c - one line per connection (and, in http mode, one per request),
+ * text (key=value) or JSON.
  *
  * A line is built in a stack buffer (bytes from the wire escaped, so every
  * line is ASCII and valid JSON) and written whole with one write(2) under
@@ -223,4 +224,38 @@ void log_rejected(const struct sockaddr *peer, const char *outcome)
     li.started = now_ms();
     format_sockaddr(li.peer, sizeof li.peer, peer);
     log_conn(&li, outcome, NULL);
+}
+
+/* http mode: one line per request. */
+void log_request(const struct reqlog *r)
+{
+    char buf[LOG_LINE];
+    struct line l;
+
+    l.p = buf;
+    l.len = 0;
+    l.cap = sizeof buf - 2;
+    l.json = cfg.log_json;
+    l.fields = 0;
+
+    line_time(&l);
+    line_word(&l, "client", r->client[0] ? r->client : "-");
+    line_word(&l, "peer", r->peer);
+    line_key(&l, "method");
+    line_escaped(&l, r->method, strlen(r->method));
+    line_key(&l, "target");
+    line_escaped(&l, r->target, r->target_len);
+    line_key(&l, "version");
+    line_escaped(&l, r->version, strlen(r->version));
+    line_num(&l, "status", (uint64_t)r->status);
+    line_num(&l, "req_body_bytes", r->req_body_bytes);
+    line_num(&l, "resp_body_bytes", r->resp_body_bytes);
+    line_num(&l, "duration_ms", (uint64_t)(now_ms() - r->started));
+    line_word(&l, "outcome", r->outcome);
+    if (l.json) {
+        l.cap++;
+        line_putc(&l, '}');
+    }
+    buf[l.len++] = '\n';
+    log_write(buf, l.len);
 }

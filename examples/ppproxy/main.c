@@ -100,6 +100,9 @@
 #include <unistd.h>
 
 #include "ppproxy.h"
+#ifdef PPPROXY_HTTP
+#include "http.h"
+#endif
 
 struct config cfg;
 
@@ -131,17 +134,26 @@ static void usage_error(const char *fmt, ...)
 
 static void usage(void)
 {
-    printf(
+    static const char text[] =
         "Usage: ppproxy --listen ADDR:PORT [--listen ADDR:PORT ...]\n"
         "               --upstream HOST:PORT --trusted CIDR [--trusted CIDR "
         "...]\n"
-        "               [--timeout MS] [--send-proxy none|v1|v2] [--max-conns "
-        "N]\n"
-        "               [--workers N] [--log FILE|-] [--log-format text|json]\n"
+        "               [--mode tcp|http] [--timeout MS] [--send-proxy "
+        "none|v1|v2]\n"
+        "               [--forwarded-from CIDR ...] [--request-timeout MS]\n"
+        "               [--response-timeout MS] [--connect-timeout MS]\n"
+        "               [--idle-timeout MS] [--max-request-head BYTES]\n"
+        "               [--max-conns N] [--workers N] [--log FILE|-]\n"
+        "               [--log-format text|json]\n"
         "\n"
         "Accept TCP connections that start with a PROXY protocol header (v1 or "
         "v2)\n"
-        "from trusted peers, and relay them to the upstream.\n"
+        "from trusted peers, and relay them to the upstream (tcp mode), or "
+        "pass\n"
+        "their HTTP/1.x requests on with the client's address in "
+        "X-Forwarded-For,\n"
+        "X-Real-IP, X-Forwarded-Proto, X-Forwarded-Port and Forwarded (http "
+        "mode).\n"
         "\n"
         "  --listen ADDR:PORT   address to accept on (required, repeatable); "
         "ADDR is\n"
@@ -155,11 +167,34 @@ static void usage(void)
         "                       e.g. 10.0.0.0/8, 192.0.2.7, ::1/128; other "
         "peers are\n"
         "                       closed at once\n"
+        "  --mode MODE          tcp (default): relay bytes; http: HTTP/1.0 and "
+        "1.1,\n"
+        "                       rewritten per request (%s)\n"
         "  --timeout MS         time to receive the whole header (default %d;\n"
         "                       0 means %d)\n"
         "  --send-proxy MODE    header sent to the upstream: none, v1 or v2\n"
         "                       (default none); v2 passes the received TLVs "
-        "on\n"
+        "on;\n"
+        "                       in http mode it goes before the requests\n"
+        "  --forwarded-from CIDR  http: clients (CDN edges) whose "
+        "X-Forwarded-For,\n"
+        "                       Forwarded, X-Forwarded-Proto/-Port are "
+        "extended\n"
+        "                       instead of replaced (repeatable; default "
+        "none)\n"
+        "  --request-timeout MS http: a whole request head within MS of its "
+        "first\n"
+        "                       byte, else 408 (default %d)\n"
+        "  --response-timeout MS  http: from the end of a request to the "
+        "first\n"
+        "                       byte of its response, else 504 (default %d)\n"
+        "  --connect-timeout MS upstream connect, both modes (default %d)\n"
+        "  --idle-timeout MS    nothing in progress and no byte for MS: close\n"
+        "                       (default %d in http mode; 0 = never, tcp's "
+        "default)\n"
+        "  --max-request-head BYTES  http: request line and headers as "
+        "received\n"
+        "                       (default %d, at most %d); longer: 414 or 431\n"
         "  --max-conns N        open connections at most (default %d); beyond "
         "it\n"
         "                       new connections are accepted and closed at "
@@ -171,14 +206,24 @@ static void usage(void)
         "                       with - (default -)\n"
         "  --log-format F       text (key=value) or json, one line per "
         "connection\n"
-        "                       (default text)\n"
+        "                       and, in http mode, one per request (default "
+        "text)\n"
         "  --help               show this help and exit\n"
         "\n"
-        "Fixed: upstream connect timeout %d ms; %d s grace for open "
-        "connections\n"
-        "after SIGTERM or SIGINT, then exit 0.\n",
-        DEFAULT_TIMEOUT_MS, ZERO_TIMEOUT_MS, DEFAULT_MAX_CONNS,
-        sysconf(_SC_NPROCESSORS_ONLN), CONNECT_TIMEOUT_MS, GRACE_MS / 1000);
+        "Fixed: %d s grace for open connections after SIGTERM or SIGINT, then\n"
+        "exit 0.\n";
+
+    printf(text,
+#ifdef PPPROXY_HTTP
+           "built in",
+#else
+           "not built in",
+#endif
+           DEFAULT_TIMEOUT_MS, ZERO_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS,
+           DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS,
+           DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REQUEST_HEAD,
+           MAX_REQUEST_HEAD_LIMIT, DEFAULT_MAX_CONNS,
+           sysconf(_SC_NPROCESSORS_ONLN), GRACE_MS / 1000);
 }
 
 static long parse_number(const char *opt, const char *s, long min, long max)
@@ -283,28 +328,30 @@ static void set_upstream(const char *text)
     freeaddrinfo(res);
 }
 
-static void build_trust(const char **cidrs, size_t n)
+/* A trust table from the values of one option (--trusted,
+ * --forwarded-from). */
+static void build_trust(pp_trust *t, const char *opt, const char **cidrs,
+                        size_t n)
 {
-    pp_trust_entry *storage = calloc(n, sizeof *storage);
+    pp_trust_entry *storage = calloc(n > 0 ? n : 1, sizeof *storage);
     size_t i;
 
     if (storage == NULL)
         die("out of memory");
-    pp_trust_init(&cfg.trust, storage, n);
+    pp_trust_init(t, storage, n);
     for (i = 0; i < n; i++) {
         int host_bits = 0;
-        int rc =
-            pp_trust_add(&cfg.trust, cidrs[i], strlen(cidrs[i]), &host_bits);
+        int rc = pp_trust_add(t, cidrs[i], strlen(cidrs[i]), &host_bits);
 
         if (rc != PP_OK)
-            usage_error("--trusted '%s': %s", cidrs[i], pp_strerror(rc));
+            usage_error("%s '%s': %s", opt, cidrs[i], pp_strerror(rc));
         if (host_bits)
             fprintf(stderr,
-                    "ppproxy: warning: --trusted '%s' has host bits "
+                    "ppproxy: warning: %s '%s' has host bits "
                     "set below its prefix; they are ignored\n",
-                    cidrs[i]);
+                    opt, cidrs[i]);
     }
-    pp_trust_build(&cfg.trust);
+    pp_trust_build(t);
 }
 
 static void parse_args(int argc, char **argv)
@@ -319,20 +366,33 @@ static void parse_args(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"log", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'f'},
+        {"mode", required_argument, NULL, 'M'},
+        {"forwarded-from", required_argument, NULL, 'F'},
+        {"request-timeout", required_argument, NULL, 'R'},
+        {"response-timeout", required_argument, NULL, 'P'},
+        {"connect-timeout", required_argument, NULL, 'C'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"max-request-head", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char **cidrs = calloc((size_t)argc + 1, sizeof *cidrs);
-    size_t ncidrs = 0;
+    const char **fwd = calloc((size_t)argc + 1, sizeof *fwd);
+    size_t ncidrs = 0, nfwd = 0;
+    int idle = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int opt;
 
-    if (cidrs == NULL)
+    if (cidrs == NULL || fwd == NULL)
         die("out of memory");
     cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
     cfg.max_conns = DEFAULT_MAX_CONNS;
     cfg.workers = (int)(cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus);
     cfg.log_path = "-";
     cfg.mode = &mode_tcp;
+    cfg.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    cfg.request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg.response_timeout_ms = DEFAULT_RESPONSE_TIMEOUT_MS;
+    cfg.max_request_head = DEFAULT_MAX_REQUEST_HEAD;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -379,6 +439,42 @@ static void parse_args(int argc, char **argv)
             else
                 usage_error("--log-format '%s': expected text or json", optarg);
             break;
+        case 'M':
+            if (strcmp(optarg, "tcp") == 0)
+                cfg.mode = &mode_tcp;
+#ifdef PPPROXY_HTTP
+            else if (strcmp(optarg, "http") == 0)
+                cfg.mode = &mode_http;
+#else
+            else if (strcmp(optarg, "http") == 0)
+                usage_error("--mode http: this ppproxy was built without "
+                            "it (meson -Dhttp=enabled, needs http_parser)");
+#endif
+            else
+                usage_error("--mode '%s': expected tcp or http", optarg);
+            break;
+        case 'F':
+            fwd[nfwd++] = optarg;
+            break;
+        case 'R':
+            cfg.request_timeout_ms =
+                (int)parse_number("--request-timeout", optarg, 1, 3600000);
+            break;
+        case 'P':
+            cfg.response_timeout_ms =
+                (int)parse_number("--response-timeout", optarg, 1, 3600000);
+            break;
+        case 'C':
+            cfg.connect_timeout_ms =
+                (int)parse_number("--connect-timeout", optarg, 1, 3600000);
+            break;
+        case 'I':
+            idle = (int)parse_number("--idle-timeout", optarg, 0, 86400000);
+            break;
+        case 'H':
+            cfg.max_request_head = (size_t)parse_number(
+                "--max-request-head", optarg, 1, MAX_REQUEST_HEAD_LIMIT);
+            break;
         case 'h':
             usage();
             exit(0);
@@ -395,8 +491,14 @@ static void parse_args(int argc, char **argv)
     if (ncidrs == 0)
         usage_error("--trusted is required (the peers that may send a "
                     "PROXY header)");
-    build_trust(cidrs, ncidrs);
+    build_trust(&cfg.trust, "--trusted", cidrs, ncidrs);
+    build_trust(&cfg.forwarded, "--forwarded-from", fwd, nfwd);
     free(cidrs);
+    free(fwd);
+    /* --idle-timeout: default 60 s in http mode, never in tcp mode. */
+    cfg.idle_timeout_ms = idle >= 0 ? idle
+        : cfg.mode == &mode_tcp     ? 0
+                                    : DEFAULT_IDLE_TIMEOUT_MS;
 }
 
 /* Each connection may hold 6 descriptors (2 sockets, 2 pipes). */
@@ -418,6 +520,9 @@ int main(int argc, char **argv)
     const char *no_splice = getenv("PPPROXY_NO_SPLICE");
 
     parse_args(argc, argv);
+#ifdef PPPROXY_HTTP
+    hx_global_init();
+#endif
     cfg.no_splice = no_splice != NULL && strcmp(no_splice, "1") == 0;
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
@@ -436,8 +541,9 @@ int main(int argc, char **argv)
         if (pthread_create(&workers[i].thread, NULL, worker_main,
                            &workers[i]) != 0)
             die("pthread_create failed");
-    fprintf(stderr, "ppproxy: %d workers, upstream %s, send-proxy %s\n",
-            cfg.workers, cfg.upstream_text,
+    fprintf(stderr,
+            "ppproxy: %d workers, mode %s, upstream %s, send-proxy %s\n",
+            cfg.workers, cfg.mode->name, cfg.upstream_text,
             cfg.send == SEND_V1       ? "v1"
                 : cfg.send == SEND_V2 ? "v2"
                                       : "none");
@@ -457,6 +563,7 @@ int main(int argc, char **argv)
         worker_destroy(&workers[i]);
     }
     free(cfg.trust.entries);
+    free(cfg.forwarded.entries);
     fprintf(stderr, "ppproxy: stopped\n");
     return 0;
 }

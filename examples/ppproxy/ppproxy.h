@@ -36,9 +36,14 @@
  * Limits
  * ---------------------------------------------------------------------- */
 #define DEFAULT_TIMEOUT_MS 50
-#define ZERO_TIMEOUT_MS 5000    /* what --timeout 0 means */
-#define CONNECT_TIMEOUT_MS 3000 /* upstream connect */
-#define GRACE_MS 5000           /* after SIGTERM/SIGINT */
+#define ZERO_TIMEOUT_MS 5000              /* what --timeout 0 means */
+#define DEFAULT_CONNECT_TIMEOUT_MS 3000   /* --connect-timeout */
+#define DEFAULT_REQUEST_TIMEOUT_MS 10000  /* --request-timeout */
+#define DEFAULT_RESPONSE_TIMEOUT_MS 60000 /* --response-timeout */
+#define DEFAULT_IDLE_TIMEOUT_MS 60000     /* --idle-timeout, http mode */
+#define DEFAULT_MAX_REQUEST_HEAD 65536    /* --max-request-head */
+#define MAX_REQUEST_HEAD_LIMIT 1048576
+#define GRACE_MS 5000 /* after SIGTERM/SIGINT */
 #define DEFAULT_MAX_CONNS 10000
 #define MAX_LISTEN 16
 #define MAX_WORKERS 256
@@ -81,6 +86,11 @@ struct config {
     int log_json;
     int no_splice;
     const struct mode *mode; /* what follows the header */
+    int connect_timeout_ms;  /* --connect-timeout, both modes */
+    /* http mode (httpmode.c) */
+    int request_timeout_ms, response_timeout_ms, idle_timeout_ms;
+    size_t max_request_head;
+    pp_trust forwarded; /* --forwarded-from; count 0 when none */
 };
 
 extern struct config cfg;
@@ -140,7 +150,15 @@ enum conn_state { ST_HEADER, ST_MODE };
  * the same fixed delay, in deadline order, so its head is always the next
  * to expire; a connection is in at most one queue. A mode with timeouts of
  * its own adds a queue here and its expiry to timer_expire (worker.c). */
-enum timer_kind { TIMER_HEADER, TIMER_CONNECT, TIMER_KINDS };
+enum timer_kind {
+    TIMER_HEADER,
+    TIMER_CONNECT,
+    TIMER_REQUEST,  /* http: --request-timeout, from a head's first byte */
+    TIMER_RESPONSE, /* http: --response-timeout, to a response's first byte */
+    TIMER_IDLE,     /* http: --idle-timeout, from the last byte */
+    TIMER_LINGER,   /* http: after an error response, until the client closes */
+    TIMER_KINDS
+};
 
 struct tqueue {
     struct conn *head, *tail;
@@ -168,6 +186,7 @@ struct conn {
     size_t have;
     struct flow up, down; /* tcp mode: client->upstream, upstream->client */
     struct loginfo info;
+    void *mode_data; /* what the mode keeps (http mode), or NULL */
 };
 
 struct worker {
@@ -208,9 +227,18 @@ struct mode {
     void (*resume)(struct conn *c);
     /* The connection is closing: release what the mode holds. */
     void (*release)(struct conn *c);
+    /* NULL, or: a timer of the mode's own (or TIMER_CONNECT) expired. */
+    void (*timeout)(struct conn *c, enum timer_kind kind);
+    /* NULL, or: the upstream could not be reached (refused, reset while
+     * connecting); the mode answers and closes. */
+    void (*upstream_failed)(struct conn *c, const char *outcome,
+                            const char *detail);
 };
 
 extern const struct mode mode_tcp; /* relay.c */
+#ifdef PPPROXY_HTTP
+extern const struct mode mode_http; /* httpmode.c */
+#endif
 
 /* ------------------------------------------------------------------------
  * Entry points
@@ -244,5 +272,18 @@ void format_sockaddr(char *out, size_t cap, const struct sockaddr *sa);
 void log_conn(const struct loginfo *li, const char *outcome,
               const char *detail);
 void log_rejected(const struct sockaddr *peer, const char *outcome);
+
+/* One line per request in http mode. */
+struct reqlog {
+    const char *client; /* <real> */
+    const char *peer;
+    const char *method, *target, *version;
+    size_t target_len;
+    int status; /* 0 when no response was had */
+    uint64_t req_body_bytes, resp_body_bytes;
+    int64_t started; /* monotonic ms of the head's first byte */
+    const char *outcome;
+};
+void log_request(const struct reqlog *r);
 
 #endif /* PPPROXY_H */

@@ -246,4 +246,5 @@ static void tcp_release(struct conn *c)
 
 const struct mode mode_tcp = {
     "tcp", tcp_start, tcp_upstream_ready, tcp_event, relay, tcp_release,
+    NULL,  NULL,
 };

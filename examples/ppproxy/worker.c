@@ -162,9 +162,18 @@ static void timer_expire(struct conn *c)
         conn_close(c, pp_status_name(PP_ERR_TIMEOUT), NULL);
         break;
     case TIMER_CONNECT:
-        conn_close(c, "upstream_unreachable", "connect timed out");
+        if (cfg.mode->timeout != NULL)
+            cfg.mode->timeout(c, c->timer);
+        else
+            conn_close(c, "upstream_unreachable", "connect timed out");
         break;
-    case TIMER_KINDS:
+    default: /* the mode's own */
+        if (cfg.mode->timeout != NULL)
+            cfg.mode->timeout(c, c->timer);
+        else if (c->timer == TIMER_IDLE)
+            conn_close(c, "idle_timeout", NULL);
+        else
+            timer_remove(c);
         break;
     }
 }
@@ -246,6 +255,15 @@ static int send_upstream_header(struct conn *c)
     return 0;
 }
 
+/* The upstream cannot be reached: the mode may answer the client. */
+static void upstream_failed(struct conn *c, const char *outcome, int err)
+{
+    if (cfg.mode->upstream_failed != NULL)
+        cfg.mode->upstream_failed(c, outcome, err ? strerror(err) : NULL);
+    else
+        conn_fail(c, outcome, err);
+}
+
 /* The first edge after a non-blocking connect: writable (connected) or
  * error/hang-up (refused, unreachable). */
 static void upstream_connected(struct conn *c, uint32_t events)
@@ -253,7 +271,7 @@ static void upstream_connected(struct conn *c, uint32_t events)
     int err = socket_error(c->upstream.fd);
 
     if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
-        conn_fail(c, "upstream_unreachable", err ? err : ECONNREFUSED);
+        upstream_failed(c, "upstream_unreachable", err ? err : ECONNREFUSED);
         return;
     }
     if (!(events & EPOLLOUT))
@@ -268,7 +286,7 @@ static void upstream_connected(struct conn *c, uint32_t events)
     cfg.mode->upstream_ready(c);
 }
 
-/* Non-blocking connect to --upstream, at most CONNECT_TIMEOUT_MS. */
+/* Non-blocking connect to --upstream, at most --connect-timeout. */
 void upstream_dial(struct conn *c)
 {
     int fd = socket(cfg.upstream.ss_family,
@@ -284,7 +302,7 @@ void upstream_dial(struct conn *c)
     c->connecting = 1;
     if (connect(fd, (struct sockaddr *)&cfg.upstream, cfg.upstream_len) < 0 &&
         errno != EINPROGRESS) {
-        conn_fail(c, "upstream_unreachable", errno);
+        upstream_failed(c, "upstream_unreachable", errno);
         return;
     }
     if (epoll_add(c->w->epfd, &c->upstream, CONN_EVENTS) < 0) {
@@ -292,7 +310,7 @@ void upstream_dial(struct conn *c)
         return;
     }
     /* Connected or not, the first writable edge tells. */
-    timer_add(c, TIMER_CONNECT, now_ms() + CONNECT_TIMEOUT_MS);
+    timer_add(c, TIMER_CONNECT, now_ms() + cfg.connect_timeout_ms);
 }
 
 /* ------------------------------------------------------------------------
@@ -447,6 +465,15 @@ static void begin_shutdown(struct worker *w)
     w->grace_deadline = now_ms() + GRACE_MS;
 }
 
+/* An event for the mode. A mode without timers of its own (tcp) gets
+ * --idle-timeout here: every event restarts it. */
+static void mode_event(struct conn *c, struct endpoint *ep, uint32_t events)
+{
+    if (cfg.mode->timeout == NULL && cfg.idle_timeout_ms > 0 && !c->connecting)
+        timer_add(c, TIMER_IDLE, now_ms() + cfg.idle_timeout_ms);
+    cfg.mode->event(c, ep, events);
+}
+
 static void dispatch(struct worker *w, struct endpoint *ep, uint32_t events)
 {
     struct conn *c = ep->conn;
@@ -467,7 +494,7 @@ static void dispatch(struct worker *w, struct endpoint *ep, uint32_t events)
         else if (ep == &c->upstream && c->connecting)
             upstream_connected(c, events);
         else
-            cfg.mode->event(c, ep, events);
+            mode_event(c, ep, events);
         break;
     }
 }
