@@ -79,8 +79,11 @@ struct hx_req {
     size_t max_head;
     struct hx_buf hb; /* head or trailer section being collected */
     size_t line_start, reqline_len;
-    int pending_cr; /* a leading CR was dropped; LF must follow */
-    int flags;      /* parser callbacks' findings */
+    int pending_cr;     /* a leading CR was dropped; LF must follow */
+    int flags;          /* parser callbacks' findings */
+    int chunked;        /* body framing: chunked, else `left` bytes */
+    uint64_t left;      /* Content-Length left, or of the current chunk */
+    int cstate, digits; /* where in the chunked framing */
     /* The current request: valid from HX_HEAD (method, target, version
      * from the first byte of the head for a rejection) to the next one. */
     int status;         /* HX_REJECT: 400, 501, ... */

@@ -57,6 +57,9 @@ struct pending {
     char real[64];
     uint64_t req_body;
     int64_t started;
+    int refused; /* refused: logged when the earlier ones are */
+    int status;
+    const char *outcome;
 };
 
 struct hconn {
@@ -117,7 +120,8 @@ static struct pending *newest(struct hconn *h)
     return &h->log[(h->log_first + h->log_len - 1) % HX_PIPELINE];
 }
 
-/* The oldest forwarded request was answered (or given up). */
+/* The oldest forwarded request was answered (or given up); a refused
+ * request right after it is logged now too, so lines keep their order. */
 static void log_oldest(struct conn *c, struct hconn *h, int status,
                        uint64_t resp_body, const char *outcome)
 {
@@ -126,22 +130,39 @@ static void log_oldest(struct conn *c, struct hconn *h, int status,
     log_entry(c, &h->log[h->log_first], status, resp_body, outcome);
     h->log_first = (h->log_first + 1) % HX_PIPELINE;
     h->log_len--;
+    while (h->log_len > 0 && h->log[h->log_first].refused) {
+        struct pending *p = &h->log[h->log_first];
+
+        log_entry(c, p, p->status, 0, p->outcome);
+        h->log_first = (h->log_first + 1) % HX_PIPELINE;
+        h->log_len--;
+    }
 }
 
-/* The request now in h->req (refused, timed out): its line. */
+/* The request now in h->req (refused, timed out): its line, now or after
+ * the lines of the requests before it. */
 static void log_current(struct conn *c, struct hconn *h, int status,
                         const char *outcome)
 {
-    struct pending p;
+    struct pending one, *p = &one;
 
-    memset(&p, 0, sizeof p);
-    snprintf(p.method, sizeof p.method, "%s", h->req.method);
-    memcpy(p.target, h->req.target, h->req.target_len);
-    p.target_len = h->req.target_len;
-    snprintf(p.version, sizeof p.version, "%s", h->req.version);
-    snprintf(p.real, sizeof p.real, "%s", h->cl.addr);
-    p.started = h->head_started ? h->head_started : now_ms();
-    log_entry(c, &p, status, 0, outcome);
+    if (h->log_len > 0 && h->log_len < HX_PIPELINE) {
+        h->log_len++;
+        p = newest(h);
+    }
+    memset(p, 0, sizeof *p);
+    snprintf(p->method, sizeof p->method, "%s", h->req.method);
+    memcpy(p->target, h->req.target, h->req.target_len);
+    p->target_len = h->req.target_len;
+    snprintf(p->version, sizeof p->version, "%s", h->req.version);
+    snprintf(p->real, sizeof p->real, "%s",
+             h->req.real[0] ? h->req.real : h->cl.addr);
+    p->started = h->head_started ? h->head_started : now_ms();
+    p->refused = 1;
+    p->status = status;
+    p->outcome = outcome;
+    if (p == &one)
+        log_entry(c, p, status, 0, outcome);
 }
 
 /* ------------------------------------------------------------------------
@@ -332,8 +353,9 @@ static long client_process(struct conn *c, struct hconn *h)
             refuse(c, h, h->req.status, h->req.reason);
             return moved + 1;
         case HX_BODY_ERROR:
-            log_entry(c, newest(h), 0, 0, h->req.reason);
-            h->log_len--;
+            newest(h)->refused = 1; /* logged in order by http_release */
+            newest(h)->status = 0;
+            newest(h)->outcome = h->req.reason;
             conn_close(c, h->req.reason, NULL);
             return -1;
         default:
@@ -453,7 +475,8 @@ static long upstream_process(struct conn *c, struct hconn *h)
         h->din_parsed = h->din_release = h->din_len;
         return moved;
     }
-    while (h->din_parsed < h->din_len && !h->upstream_last) {
+    while ((h->din_parsed < h->din_len || h->resp.lf_due) &&
+           !h->upstream_last) {
         size_t used = 0;
         int ev;
 
@@ -756,6 +779,15 @@ static void http_release(struct conn *c)
 
     if (h == NULL)
         return;
+    /* Requests left without an answer get their line too. */
+    while (h->log_len > 0) {
+        struct pending *p = &h->log[h->log_first];
+
+        log_entry(c, p, p->refused ? p->status : 0, 0,
+                  p->refused ? p->outcome : "no_response");
+        h->log_first = (h->log_first + 1) % HX_PIPELINE;
+        h->log_len--;
+    }
     hx_req_free(&h->req);
     hx_buf_free(&h->uout);
     free(h->cin);
