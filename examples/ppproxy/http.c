@@ -333,6 +333,11 @@ int hx_req_started(const struct hx_req *r)
     return r->state != RQ_HEAD || r->hb.len > 0 || r->pending_cr;
 }
 
+int hx_req_in_head(const struct hx_req *r)
+{
+    return r->state == RQ_HEAD && (r->hb.len > 0 || r->pending_cr);
+}
+
 static int reject(struct hx_req *r, int status, const char *reason)
 {
     r->status = status;

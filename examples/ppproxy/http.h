@@ -114,8 +114,11 @@ int hx_req_feed(struct hx_req *r, const struct hx_client *cl, const char *in,
 /* Ready for the next request on the connection. */
 void hx_req_next(struct hx_req *r);
 
-/* 1 when the head now being received has at least one byte. */
+/* 1 when a request has begun (head, body or trailers in progress). */
 int hx_req_started(const struct hx_req *r);
+
+/* 1 when a head is being received (at least one byte of it is in). */
+int hx_req_in_head(const struct hx_req *r);
 
 /* The complete error response for status (400, 408, ...), its length in
  * *len. */

@@ -308,7 +308,7 @@ static long client_process(struct conn *c, struct hconn *h)
         again = 0;
         switch (ev) {
         case HX_MORE:
-            if (h->head_started == 0 && hx_req_started(&h->req))
+            if (h->head_started == 0 && hx_req_in_head(&h->req))
                 h->head_started = now_ms();
             break;
         case HX_HEAD: {
