@@ -600,14 +600,23 @@ static int check_end(struct conn *c, struct hconn *h)
         }
         h->upstream_last = 1;
     }
+    /* The client closed its side: a partial head is dropped, the requests
+     * before it are still answered; in the middle of a body the request
+     * cannot end, so neither can the connection. */
+    if (h->client_eof && h->cin_off == h->cin_len && !h->client_stop &&
+        !h->wait_upgrade && hx_req_started(&h->req)) {
+        if (!hx_req_in_head(&h->req)) {
+            conn_close(c, "client_closed", NULL);
+            return 1;
+        }
+        h->client_stop = 1;
+    }
     if (!flushed || h->din_release != h->din_len)
         return 0;
     /* Nothing awaited and nothing more will come: done. */
     if (h->resp.q_len == 0 && h->resp.fresh &&
         (h->client_stop || h->upstream_last ||
          (h->client_eof && h->cin_off == h->cin_len))) {
-        if (h->client_eof && hx_req_started(&h->req) && h->outcome[0] == 'o')
-            h->outcome = "client_closed";
         linger_start(c, h);
         return 1;
     }
@@ -615,12 +624,6 @@ static int check_end(struct conn *c, struct hconn *h)
     if (h->upstream_last && h->resp.q_len > 0 && h->resp.fresh) {
         h->outcome = "upstream_closed";
         linger_start(c, h);
-        return 1;
-    }
-    /* The client left in the middle of a request: it cannot end. */
-    if (h->client_eof && h->cin_off == h->cin_len && hx_req_started(&h->req) &&
-        !h->client_stop && !h->wait_upgrade) {
-        conn_close(c, "client_closed", NULL);
         return 1;
     }
     return 0;
