@@ -307,6 +307,39 @@ static void test_http10(void **state)
     result_free(&res);
 }
 
+/* Connection lists with tabs and empty elements (RFC 9110 5.6.1). */
+static void test_connection_lists(void **state)
+{
+    static const char *const closing[] = {"Keep-Alive,\tclose", "close\t",
+                                          "keep-alive,,close",
+                                          "keep-alive, , close", "CLOSE"};
+    struct hx_client cl;
+    struct result res;
+    size_t i;
+
+    (void)state;
+    client4(&cl, "192.0.2.7", 8443, 0, NULL);
+    for (i = 0; i < COUNT(closing); i++) {
+        char in[256];
+
+        snprintf(in, sizeof in,
+                 "GET / HTTP/1.1\r\nHost: a\r\nConnection: %s\r\n\r\n"
+                 "GET /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+                 closing[i]);
+        run_all(&cl, in, 65536, &res);
+        if (res.requests != 1)
+            fail_msg("'%s': %d requests", closing[i], res.requests);
+        result_free(&res);
+    }
+    /* HTTP/1.0 with keep-alive among other options goes on */
+    run_all(&cl,
+            "GET / HTTP/1.0\r\nConnection: x,\tKeep-Alive\r\n\r\n"
+            "GET /2 HTTP/1.0\r\n\r\n",
+            65536, &res);
+    assert_int_equal(res.requests, 2);
+    result_free(&res);
+}
+
 static void test_h2c_stripped(void **state)
 {
     struct hx_client cl;
@@ -806,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_mapped),
         cmocka_unit_test(test_pipelined_bodies),
         cmocka_unit_test(test_http10),
+        cmocka_unit_test(test_connection_lists),
         cmocka_unit_test(test_h2c_stripped),
         cmocka_unit_test(test_websocket),
         cmocka_unit_test(test_forwarded_from),
