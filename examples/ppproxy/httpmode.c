@@ -227,6 +227,17 @@ static void queue_error(struct conn *c, struct hconn *h, int status,
         h->din_len -= h->din_sent;
         h->din_sent = 0;
     }
+    if (h->din_cap - h->din_len < len) { /* earlier answers fill it */
+        char *p = realloc(h->din, h->din_cap + len);
+
+        if (p == NULL) {
+            h->din_len = h->din_sent; /* no room: just close */
+            len = 0;
+        } else {
+            h->din = p;
+            h->din_cap += len;
+        }
+    }
     memcpy(h->din + h->din_len, text, len);
     h->din_len += len;
     h->din_parsed = h->din_release = h->din_len;
@@ -391,7 +402,8 @@ static long upstream_flush(struct conn *c, struct hconn *h)
 {
     long moved = 0;
 
-    if (!h->connected || h->closing || h->upstream_eof)
+    /* (A tunnel's upstream may have closed its side only.) */
+    if (!h->connected || h->closing || (h->upstream_eof && !h->tunnel))
         return 0;
     while (h->uout_off < h->uout.len) {
         ssize_t n = send(c->upstream.fd, h->uout.p + h->uout_off,
@@ -407,6 +419,10 @@ static long upstream_flush(struct conn *c, struct hconn *h)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return moved;
+        if (h->tunnel) {
+            conn_fail(c, "upstream_error", errno);
+            return -1;
+        }
         h->upstream_eof = 1; /* gone: answered as a close, below */
         return moved + 1;
     }
