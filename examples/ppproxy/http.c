@@ -501,7 +501,7 @@ static int split_field(struct span line, struct span *name, struct span *value)
 
 /* Transfer-Encoding (all lines' elements): 0 ok (chunked last), else an
  * event with status set. */
-static int check_te(struct hx_req *r, struct span *lines, size_t nlines)
+static int check_te(struct hx_req *r, const struct span *lines, size_t nlines)
 {
     size_t i, chunked = 0, total = 0;
     int last_chunked = 0, unknown = 0;

@@ -462,7 +462,7 @@ static long upstream_read(struct conn *c, struct hconn *h)
             h->din_release -= d;
             h->resp_start = h->resp_start > d ? h->resp_start - d : 0;
             h->din_sent = 0;
-        } else if (h->din_cap < DIN_MAX) {
+        } else if (h->din_cap > 0 && h->din_cap < DIN_MAX) {
             char *p = realloc(h->din, h->din_cap * 2);
 
             if (p == NULL) {
@@ -790,6 +790,7 @@ static int client_of(struct conn *c, struct hx_client *cl)
         return hx_client_set(cl, (struct sockaddr *)&src, port, https, fwd);
     }
     len = sizeof dst;
+    memset(&dst, 0, sizeof dst);
     if (getsockname(c->client.fd, (struct sockaddr *)&dst, &len) == 0) {
         if (dst.ss_family == AF_INET)
             port = ntohs(((struct sockaddr_in *)&dst)->sin_port);
