@@ -31,7 +31,7 @@ int hx_buf_add(struct hx_buf *b, const void *p, size_t n)
     if (n == 0)
         return 0;
     if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 256;
+        size_t cap = b->cap ? b->cap : 1024;
         char *np;
 
         while (cap - b->len < n)
@@ -598,7 +598,7 @@ static int rewrite_head(struct hx_req *r, const struct hx_client *cl,
     int drop_upgrade = 0, has_upgrade = 0, http10, rc = 0;
     int conn_close = 0, conn_keep = 0, conn_upgrade = 0;
     size_t out_start = out->len;
-    struct span real;
+    struct span real, chain;
 
     line.p = h;
     line.n = r->reqline_len - 2;
@@ -734,21 +734,23 @@ static int rewrite_head(struct hx_req *r, const struct hx_client *cl,
     }
 
     /* The five lines. */
-    if (cl->hop_trusted &&
-        chain_add(&xff, trim(cl->addr, strlen(cl->addr))) < 0)
-        goto nomem;
-    if (!cl->hop_trusted) {
-        if (buf_str(&xff, cl->addr) < 0)
+    if (cl->hop_trusted) {
+        if (chain_add(&xff, trim(cl->addr, strlen(cl->addr))) < 0)
             goto nomem;
+        chain.p = xff.p;
+        chain.n = xff.len;
+        real = find_real(cl, chain);
+    } else { /* the usual case: no chain to keep, nothing to allocate */
+        chain.p = cl->addr;
+        chain.n = strlen(cl->addr);
+        real = chain;
         last_xfp.p = last_xfport.p = NULL;
     }
-    real = cl->hop_trusted ? find_real(cl, (struct span){xff.p, xff.len})
-                           : (struct span){cl->addr, strlen(cl->addr)};
     snprintf(r->real, sizeof r->real, "%.*s",
              (int)(real.n < sizeof r->real ? real.n : sizeof r->real - 1),
              real.p);
     if (buf_str(out, "X-Forwarded-For: ") < 0 ||
-        hx_buf_add(out, xff.p, xff.len) < 0 ||
+        hx_buf_add(out, chain.p, chain.n) < 0 ||
         buf_str(out, "\r\nX-Real-IP: ") < 0 ||
         hx_buf_add(out, real.p, real.n) < 0 ||
         buf_str(out, "\r\nX-Forwarded-Proto: ") < 0 ||
