@@ -276,6 +276,8 @@ void format_sockaddr(char *out, size_t cap, const struct sockaddr *sa);
 void log_conn(const struct loginfo *li, const char *outcome,
               const char *detail);
 void log_rejected(const struct sockaddr *peer, const char *outcome);
+void log_batch(int on); /* this thread gathers lines until log_flush */
+void log_flush(void);
 
 /* One line per request in http mode. */
 struct reqlog {

@@ -570,6 +570,7 @@ void *worker_main(void *arg)
     struct worker *w = arg;
     struct epoll_event events[EVENT_BATCH];
 
+    log_batch(1); /* the lines of a turn in one write, at its end */
     while (!w->stopping || w->nconns > 0) {
         int n =
             epoll_wait(w->epfd, events, EVENT_BATCH, next_timeout(w, now_ms()));
@@ -584,7 +585,9 @@ void *worker_main(void *arg)
         run_ready(w);
         expire_timers(w, now_ms());
         bury_dead(w);
+        log_flush();
     }
+    log_batch(0);
     return NULL;
 }
 
