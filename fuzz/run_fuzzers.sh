@@ -35,6 +35,13 @@ max_len_of() {
     esac
 }
 
+dict_of() {
+    case $1 in
+        http) echo http.dict ;;
+        *) echo pphdr.dict ;;
+    esac
+}
+
 printf '%-12s %-8s %12s %10s %s\n' target result execs cov_edges log
 for name in $targets; do
     exe=$build/fuzz/${name}_fuzzer
@@ -50,7 +57,7 @@ for name in $targets; do
     fi
     log=$scratch/$name/log
     "$exe" "$corpus" \
-        -dict="$here/pphdr.dict" \
+        -dict="$here/$(dict_of "$name")" \
         -max_len="$(max_len_of "$name")" \
         -max_total_time="$seconds" \
         -timeout=10 \
