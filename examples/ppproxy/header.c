@@ -48,13 +48,21 @@ int header_init(struct conn *c)
     return 0;
 }
 
-static void text_set(struct text *t, int found, const pp_bytes *b)
+/* Keep a TLV's text for the log; the texts get memory only when the
+ * header has one. 0, or -1 when out of memory. */
+static int text_set(struct loginfo *li, int which, int found, const pp_bytes *b)
 {
-    t->present = found;
+    struct text *t;
+
     if (!found)
-        return;
+        return 0;
+    if (li->tlv == NULL && (li->tlv = calloc(TLV_TEXTS, sizeof *t)) == NULL)
+        return -1;
+    t = &li->tlv[which];
+    t->present = 1;
     t->len = b->len < sizeof t->s ? b->len : sizeof t->s;
     memcpy(t->s, b->ptr, t->len);
+    return 0;
 }
 
 static void format_header_addr(char *out, size_t cap, const pp_header *h,
@@ -110,9 +118,10 @@ static void describe_header(struct conn *c)
         if (getsockname(c->client.fd, (struct sockaddr *)&local, &len) == 0)
             format_sockaddr(li->dst, sizeof li->dst, (struct sockaddr *)&local);
     }
-    text_set(&li->authority, pp_authority(&c->hdr, &b), &b);
-    text_set(&li->alpn, pp_alpn(&c->hdr, &b), &b);
-    text_set(&li->unique_id, pp_unique_id(&c->hdr, &b), &b);
+    /* Out of memory for them: the log line goes without. */
+    if (text_set(li, TLV_AUTHORITY, pp_authority(&c->hdr, &b), &b) == 0 &&
+        text_set(li, TLV_ALPN, pp_alpn(&c->hdr, &b), &b) == 0)
+        text_set(li, TLV_UNIQUE_ID, pp_unique_id(&c->hdr, &b), &b);
 }
 
 static int header_for_upstream(struct conn *c, uint8_t *out, size_t cap);

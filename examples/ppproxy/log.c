@@ -129,9 +129,12 @@ static void line_word(struct line *l, const char *key, const char *val)
         line_puts(l, val);
 }
 
-static void line_text(struct line *l, const char *key, const struct text *t)
+static void line_text(struct line *l, const char *key, const struct loginfo *li,
+                      int which)
 {
-    if (!t->present)
+    const struct text *t = li->tlv != NULL ? &li->tlv[which] : NULL;
+
+    if (t == NULL || !t->present)
         return;
     line_key(l, key);
     line_escaped(l, t->s, t->len);
@@ -223,9 +226,9 @@ void log_conn(struct worker *w, const struct loginfo *li, const char *outcome,
         line_num(&l, "version", (uint64_t)li->version);
         line_word(&l, "command", li->command);
     }
-    line_text(&l, "authority", &li->authority);
-    line_text(&l, "alpn", &li->alpn);
-    line_text(&l, "unique_id", &li->unique_id);
+    line_text(&l, "authority", li, TLV_AUTHORITY);
+    line_text(&l, "alpn", li, TLV_ALPN);
+    line_text(&l, "unique_id", li, TLV_UNIQUE_ID);
     if (li->upstream_used)
         line_word(&l, "upstream", cfg.upstream_text);
     line_num(&l, "bytes_up", li->bytes_up);

@@ -52,7 +52,7 @@
 #define OUT_INLINE 108               /* a v1 line, a v2 header without TLVs */
 #define LOG_BUF 65536 /* a worker's log lines, one write a turn */
 #define TEXT_MAX 256  /* logged TLV text, longer is cut */
-#define ADDR_TEXT 128
+#define ADDR_TEXT 72  /* "[v6]:port", or "unix:" and 64 bytes */
 #define LOG_LINE 8192 /* fits every field escaped */
 #define LISTEN_PAUSE_MS 100
 
@@ -130,6 +130,8 @@ struct text {
     int present;
 };
 
+enum { TLV_AUTHORITY, TLV_ALPN, TLV_UNIQUE_ID, TLV_TEXTS };
+
 struct loginfo {
     int64_t started;        /* monotonic ms at accept */
     char peer[ADDR_TEXT];   /* the trusted sender, as accepted */
@@ -137,7 +139,7 @@ struct loginfo {
     char dst[ADDR_TEXT];    /* recovered destination; "" until known */
     int version;            /* 0 until a header was parsed */
     const char *command;
-    struct text authority, alpn, unique_id;
+    struct text *tlv; /* [TLV_TEXTS]; NULL when the header had none */
     int upstream_used;
     uint64_t bytes_up, bytes_down;
 };

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -189,6 +190,8 @@ void conn_close(struct conn *c, const char *outcome, const char *detail)
     free(c->hbuf);
     c->hbuf = NULL;
     header_out_free(c);
+    free(c->info.tlv);
+    c->info.tlv = NULL;
 
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -241,6 +244,7 @@ static void upstream_connected(struct conn *c, uint32_t events)
 /* Non-blocking connect to --upstream, at most CONNECT_TIMEOUT_MS. */
 void upstream_dial(struct conn *c)
 {
+    struct pollfd p;
     int fd = socket(cfg.upstream.ss_family,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -263,6 +267,13 @@ void upstream_dial(struct conn *c)
     }
     /* Connected or not, the first writable edge tells. */
     timer_add(c, TIMER_CONNECT, now_ms() + CONNECT_TIMEOUT_MS);
+    /* A near upstream (loopback, same host) is often connected by the time
+     * connect() returns: look once, without waiting, and go on at once. */
+    p.fd = fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    if (poll(&p, 1, 0) == 1 && p.revents == POLLOUT)
+        upstream_connected(c, EPOLLOUT);
 }
 
 /* ------------------------------------------------------------------------
@@ -335,13 +346,13 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
     w->nconns++;
 
     set_nodelay(fd);
-    /* Registered once: the header phase acts on its readable edges only;
-     * when the header is there already, the first epoll_wait says so. */
-    if (epoll_add(w->epfd, &c->client, CONN_EVENTS) < 0) {
-        conn_fail(c, "epoll", errno);
-        return;
-    }
     timer_add(c, TIMER_HEADER, c->info.started + cfg.timeout_ms);
+    header_event(c, 0); /* the header is often there already */
+    /* Registered once, after that first try: the registration reports
+     * what is there now, so no edge is lost. The header phase acts on
+     * readable edges only. */
+    if (!c->dead && epoll_add(w->epfd, &c->client, CONN_EVENTS) < 0)
+        conn_fail(c, "epoll", errno);
 }
 
 static void listeners_pause(struct worker *w, int64_t until)
