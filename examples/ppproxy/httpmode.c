@@ -92,6 +92,7 @@ struct hconn {
     int in_run;           /* http_run is on the stack */
     int c_rd, u_rd;       /* may have bytes to read (an edge came, no EAGAIN) */
     int c_hup, u_hup;     /* the peer's FIN (or an error) is there to read */
+    size_t uncounted;     /* bytes of the --send-proxy header still in uout */
     int committed;        /* a head of the current final response went out */
     int stall, stall_was; /* TIMER_RESPONSE bounds silence mid-transfer */
     const char *outcome;  /* of the connection's line */
@@ -116,7 +117,7 @@ static void log_entry(struct conn *c, const struct pending *p, int status,
     r.resp_body_bytes = resp_body;
     r.started = p->started;
     r.outcome = outcome;
-    log_request(&r);
+    log_request(c->w, &r);
 }
 
 static struct pending *newest(struct hconn *h)
@@ -410,8 +411,11 @@ static long upstream_flush(struct conn *c, struct hconn *h)
                          h->uout.len - h->uout_off, MSG_NOSIGNAL);
 
         if (n > 0) {
+            size_t k = (size_t)n < h->uncounted ? (size_t)n : h->uncounted;
+
+            h->uncounted -= k;
             h->uout_off += (size_t)n;
-            c->up.bytes += (uint64_t)n;
+            c->up.bytes += (uint64_t)((size_t)n - k);
             moved += n;
             continue;
         }
@@ -816,6 +820,18 @@ static void http_start(struct conn *c)
     h->din_cap = DIN_CAP;
     h->outcome = "ok";
     h->c_rd = 1;
+    /* The client may have closed its side with its first bytes. */
+    h->c_hup = (c->client_events & (EPOLLRDHUP | EPOLLHUP)) != 0;
+    /* --send-proxy: the header goes first, ahead of the requests; its
+     * bytes are not counted in bytes_up. */
+    if (c->out_len > 0) {
+        if (hx_buf_add(&h->uout, c->out, c->out_len) < 0) {
+            conn_fail(c, "no_memory", ENOMEM);
+            return;
+        }
+        h->uncounted = c->out_len;
+        header_out_free(c);
+    }
     hx_req_init(&h->req, cfg.max_request_head);
     hx_resp_init(&h->resp);
     if (client_of(c, &h->cl) < 0) {
@@ -827,13 +843,17 @@ static void http_start(struct conn *c)
     http_run(c);
 }
 
-static void http_upstream_ready(struct conn *c)
+static void http_upstream_ready(struct conn *c, uint32_t events)
 {
     struct hconn *h = c->mode_data;
 
+    (void)events;
     h->connected = 1;
     h->u_rd = 1;
-    http_run(c);
+    /* upstream_dial may find it connected at once, from inside http_run
+     * (client_process): that turn goes on with it. */
+    if (!h->in_run)
+        http_run(c);
 }
 
 static void http_event(struct conn *c, struct endpoint *ep, uint32_t events)

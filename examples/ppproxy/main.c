@@ -24,6 +24,7 @@
  *           [--timeout MS] [--send-proxy none|v1|v2] [--max-conns N]
  *           [--workers N] [--log FILE|-] [--log-format text|json]
  *           [--connect-timeout MS] [--idle-timeout MS]
+ *           [--max-proxy-header BYTES]
  *           http mode: [--forwarded-from CIDR ...] [--request-timeout MS]
  *           [--response-timeout MS] [--max-request-head BYTES]
  *
@@ -67,6 +68,13 @@
  *                        to standard output with - (default -).
  *   --log-format F       text (key=value, default) or json (one object
  *                        per line).
+ *   --max-proxy-header BYTES
+ *                        longest header accepted (default 4096, from 107
+ *                        to 65551); longer ones are closed, logged
+ *                        "too_long". Lowered on purpose from the v2 format's
+ *                        65551: real headers are tens of bytes, and the
+ *                        limit is the buffer a slow header may hold
+ *                        (HAProxy accepts at most its buffer size either).
  *
  * Per connection
  *   1. accept(). A peer not in --trusted is closed at once: nothing read,
@@ -78,16 +86,18 @@
  *      error ("not_proxy", "v1_address", "timeout", "closed", ...).
  *      LOCAL (v2) and UNKNOWN (v1) are accepted; the connection's own
  *      addresses then stand for client and destination.
- *   3. Non-blocking connect to the upstream, at most 3 s
- *      ("upstream_unreachable"). With --send-proxy, a header with the
- *      recovered client and destination goes first, in a single write; v2
- *      relays the received TLVs and recomputes CRC32C when the received
+ *   3. Non-blocking connect to the upstream at once (never waiting for
+ *      client bytes), at most 3 s ("upstream_unreachable"). With
+ *      --send-proxy, a header with the recovered client and destination
+ *      goes first, in the same write as the client bytes already there;
+ *      v2 relays the received TLVs and recomputes CRC32C when the received
  *      header had one.
- *   4. Relay both ways until both are closed: zero-copy with splice(2)
- *      through one pipe per direction (256 KiB when the kernel allows,
- *      else its default 64 KiB; plain read/write through a 16 KiB buffer
- *      when no pipe can be had), so at most that much is in flight per
- *      direction; a half-close (FIN) is passed on with shutdown(SHUT_WR).
+ *   4. Relay both ways until both are closed: recv/send through the
+ *      worker's 16 KiB buffer, and zero-copy splice(2) through a pipe for
+ *      a direction that carries more than that (256 KiB when the kernel
+ *      allows, else its default 64 KiB), so at most that much is in
+ *      flight per direction. A half-close (FIN) is passed on with
+ *      shutdown(SHUT_WR); a reset is passed on as a reset (SO_LINGER 0).
  *      Outcome "ok", or "client_error" / "upstream_error" when a side
  *      failed (reset).
  *   Each connection ends with one log line: time, client (recovered),
@@ -111,7 +121,8 @@
  * SIGPIPE is ignored. When descriptors run out, accept uses a reserved
  * descriptor to accept and close (outcome "no_fd"), or pauses listening
  * for 100 ms, so the CPU does not spin. The environment variable
- * PPPROXY_NO_SPLICE=1 forces the read/write relay (for tests).
+ * PPPROXY_NO_SPLICE=1 keeps every connection on the recv/send relay (for
+ * tests).
  *
  * Linux only (epoll, splice, accept4, SO_REUSEPORT).
  *
@@ -177,7 +188,7 @@ static void usage(void)
         "               [--response-timeout MS] [--connect-timeout MS]\n"
         "               [--idle-timeout MS] [--max-request-head BYTES]\n"
         "               [--max-conns N] [--workers N] [--log FILE|-]\n"
-        "               [--log-format text|json]\n"
+        "               [--log-format text|json] [--max-proxy-header BYTES]\n"
         "\n"
         "Accept TCP connections that start with a PROXY protocol header (v1 or "
         "v2)\n"
@@ -243,6 +254,16 @@ static void usage(void)
         "connection\n"
         "                       and, in http mode, one per request (default "
         "text)\n"
+        "  --max-proxy-header BYTES\n"
+        "                       longest PROXY header accepted (default %d, at "
+        "least\n"
+        "                       107, at most 65551); longer ones are closed "
+        "and\n"
+        "                       logged too_long. Lowered on purpose from "
+        "65551:\n"
+        "                       real headers are tens of bytes (HAProxy "
+        "accepts at\n"
+        "                       most its buffer size)\n"
         "  --help               show this help and exit\n"
         "\n"
         "Fixed: %d s grace for open connections after SIGTERM or SIGINT, then\n"
@@ -258,7 +279,7 @@ static void usage(void)
            DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS,
            DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REQUEST_HEAD,
            MAX_REQUEST_HEAD_LIMIT, DEFAULT_MAX_CONNS,
-           sysconf(_SC_NPROCESSORS_ONLN), GRACE_MS / 1000);
+           sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_MAX_HEADER, GRACE_MS / 1000);
 }
 
 static long parse_number(const char *opt, const char *s, long min, long max)
@@ -398,6 +419,7 @@ static void parse_args(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'},
         {"send-proxy", required_argument, NULL, 's'},
         {"max-conns", required_argument, NULL, 'm'},
+        {"max-proxy-header", required_argument, NULL, 'H'},
         {"workers", required_argument, NULL, 'w'},
         {"log", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'f'},
@@ -407,7 +429,7 @@ static void parse_args(int argc, char **argv)
         {"response-timeout", required_argument, NULL, 'P'},
         {"connect-timeout", required_argument, NULL, 'C'},
         {"idle-timeout", required_argument, NULL, 'I'},
-        {"max-request-head", required_argument, NULL, 'H'},
+        {"max-request-head", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char **cidrs = calloc((size_t)argc + 1, sizeof *cidrs);
@@ -420,6 +442,7 @@ static void parse_args(int argc, char **argv)
     if (cidrs == NULL || fwd == NULL)
         die("out of memory");
     cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
+    cfg.max_header = DEFAULT_MAX_HEADER;
     cfg.max_conns = DEFAULT_MAX_CONNS;
     cfg.workers = (int)(cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus);
     cfg.log_path = "-";
@@ -455,6 +478,10 @@ static void parse_args(int argc, char **argv)
             else
                 usage_error("--send-proxy '%s': expected none, v1 or v2",
                             optarg);
+            break;
+        case 'H':
+            cfg.max_header = (size_t)parse_number("--max-proxy-header", optarg,
+                                                  PP_V1_MAX_LEN, PP_V2_MAX_LEN);
             break;
         case 'm':
             cfg.max_conns = parse_number("--max-conns", optarg, 1, 10000000);
@@ -506,7 +533,7 @@ static void parse_args(int argc, char **argv)
         case 'I':
             idle = (int)parse_number("--idle-timeout", optarg, 0, 86400000);
             break;
-        case 'H':
+        case 'Q':
             cfg.max_request_head = (size_t)parse_number(
                 "--max-request-head", optarg, 1, MAX_REQUEST_HEAD_LIMIT);
             break;
