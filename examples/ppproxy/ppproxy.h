@@ -13,7 +13,7 @@
  *   http.c    the http mode's HTTP/1.x module (http.h): heads checked and
  *             rewritten, bodies and responses framed; the only file that
  *             knows http_parser
- *   log.c     one log line per connection
+ *   log.c     one log line per connection (http mode: and per request)
  *
  * A connection's life (worker.c drives it):
  *   accept -> header_admit (trust) -> ST_HEADER: header_step until the
@@ -21,8 +21,10 @@
  *   connection (ST_MODE): it may dial the upstream at once (tcp) or later
  *   (upstream_dial), gets every event of both sockets through
  *   mode->event, and ends it with conn_close. worker.c calls
- *   mode->upstream_ready once the upstream is connected and the PROXY
- *   header for it (--send-proxy) was sent.
+ *   mode->upstream_ready once the upstream is connected; the mode sends
+ *   the PROXY header for it (--send-proxy, c->out) first. Modes with
+ *   timers of their own (http) get them through mode->timeout, and may
+ *   answer an unreachable upstream (mode->upstream_failed).
  */
 #ifndef PPPROXY_H
 #define PPPROXY_H
