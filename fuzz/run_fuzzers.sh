@@ -3,7 +3,7 @@
 #
 #   fuzz/run_fuzzers.sh BUILD_DIR SECONDS [TARGET ...]
 #
-# TARGET is parse, incremental, roundtrip, trust or sock; default all.
+# TARGET is parse, incremental, roundtrip, trust, sock or http; default all.
 # Each target starts from a scratch copy of its seed corpus (the tree is
 # never written), with the dictionary, a bounded input size and
 # -print_final_stats=1. Fails when any target crashes, leaks, reports a
@@ -19,7 +19,7 @@ fi
 build=$1
 seconds=$2
 shift 2
-targets=${*:-parse incremental roundtrip trust sock}
+targets=${*:-parse incremental roundtrip trust sock http}
 here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pphdr-fuzz.XXXXXX")
 status=0
@@ -32,6 +32,13 @@ max_len_of() {
         roundtrip) echo 2048 ;;
         trust) echo 1024 ;;
         *) echo 4096 ;;
+    esac
+}
+
+dict_of() {
+    case $1 in
+        http) echo http.dict ;;
+        *) echo pphdr.dict ;;
     esac
 }
 
@@ -50,7 +57,7 @@ for name in $targets; do
     fi
     log=$scratch/$name/log
     "$exe" "$corpus" \
-        -dict="$here/pphdr.dict" \
+        -dict="$here/$(dict_of "$name")" \
         -max_len="$(max_len_of "$name")" \
         -max_total_time="$seconds" \
         -timeout=10 \

@@ -8,14 +8,19 @@
  *      application bytes stay in the kernel for the relay. PP_AGAIN means
  *      "wait for more", not "invalid": a header split across TCP segments
  *      is normal. Any error closes the connection, logged with
- *      pp_status_name(). The deadline (--timeout) is worker.c's timer.
+ *      pp_status_name() ("too_long" past --max-proxy-header, which is
+ *      pp_header.max_len and the buffer's size). The deadline (--timeout)
+ *      is worker.c's timer. A header read whole (the usual case) is read
+ *      into the worker's buffer; one that comes in pieces gets a buffer
+ *      of its own, so a waiting connection holds only its struct.
  *   3. describe_header: what the header says, copied out for the log: the
  *      client and destination (pp_has_addresses, pp_get_src/dst; LOCAL
  *      and UNKNOWN fall back to the socket's own addresses), and the
  *      authority / ALPN / unique-id TLVs.
  *   4. header_for_upstream: the header ppproxy sends on (--send-proxy),
  *      with pp_write_v1 or pp_write_v2 (received TLVs relayed, CRC32C
- *      recomputed when the received header had one).
+ *      recomputed when the received header had one), written at once into
+ *      c->out, so the received header's buffer can go.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,22 +36,33 @@ int header_admit(const struct sockaddr *peer)
     return pp_trust_match_sockaddr(&cfg.trust, peer);
 }
 
-/* A zeroed header and a buffer for it, before the first header_step. */
+/* A zeroed header with the --max-proxy-header limit, before the first
+ * header_step. No buffer yet: most headers arrive whole, and are read
+ * into the worker's buffer; only one that comes in pieces gets its own. */
 int header_init(struct conn *c)
 {
     memset(&c->hdr, 0, sizeof c->hdr);
+    c->hdr.max_len = cfg.max_header;
     c->have = 0;
-    c->hbuf = malloc(HBUF_CAP);
-    return c->hbuf != NULL ? 0 : -1;
+    c->hbuf = NULL;
+    return 0;
 }
 
-static void text_set(struct text *t, int found, const pp_bytes *b)
+/* Keep a TLV's text for the log; the texts get memory only when the
+ * header has one. 0, or -1 when out of memory. */
+static int text_set(struct loginfo *li, int which, int found, const pp_bytes *b)
 {
-    t->present = found;
+    struct text *t;
+
     if (!found)
-        return;
+        return 0;
+    if (li->tlv == NULL && (li->tlv = calloc(TLV_TEXTS, sizeof *t)) == NULL)
+        return -1;
+    t = &li->tlv[which];
+    t->present = 1;
     t->len = b->len < sizeof t->s ? b->len : sizeof t->s;
     memcpy(t->s, b->ptr, t->len);
+    return 0;
 }
 
 static void format_header_addr(char *out, size_t cap, const pp_header *h,
@@ -102,18 +118,32 @@ static void describe_header(struct conn *c)
         if (getsockname(c->client.fd, (struct sockaddr *)&local, &len) == 0)
             format_sockaddr(li->dst, sizeof li->dst, (struct sockaddr *)&local);
     }
-    text_set(&li->authority, pp_authority(&c->hdr, &b), &b);
-    text_set(&li->alpn, pp_alpn(&c->hdr, &b), &b);
-    text_set(&li->unique_id, pp_unique_id(&c->hdr, &b), &b);
+    /* Out of memory for them: the log line goes without. */
+    if (text_set(li, TLV_AUTHORITY, pp_authority(&c->hdr, &b), &b) == 0 &&
+        text_set(li, TLV_ALPN, pp_alpn(&c->hdr, &b), &b) == 0)
+        text_set(li, TLV_UNIQUE_ID, pp_unique_id(&c->hdr, &b), &b);
 }
 
+static int header_for_upstream(struct conn *c, uint8_t *out, size_t cap);
+
 /* One step of the header phase. 1: the whole header is in (c->hdr and
- * c->info describe it); 0: wait for the next readable event; -1: the
- * connection was closed (bad, incomplete or failed read). */
+ * c->info describe it, c->out holds the header for the upstream); 0: wait
+ * for the next readable event; -1: the connection was closed (bad,
+ * incomplete or failed read). */
 int header_step(struct conn *c)
 {
-    int rc = pp_recv_step(c->client.fd, &c->hdr, c->hbuf, HBUF_CAP, &c->have);
+    uint8_t *buf = c->hbuf != NULL ? c->hbuf : c->w->hscratch;
+    int rc = pp_recv_step(c->client.fd, &c->hdr, buf, cfg.max_header, &c->have);
 
+    if (rc == PP_AGAIN && c->hbuf == NULL && c->have > 0) {
+        /* A part of it: keep it (pp_parse allows the buffer to move). */
+        c->hbuf = malloc(cfg.max_header);
+        if (c->hbuf == NULL) {
+            conn_close(c, "no_memory", NULL);
+            return -1;
+        }
+        memcpy(c->hbuf, buf, c->have);
+    }
     if (rc == PP_AGAIN)
         return 0;
     if (rc < 0) {
@@ -122,12 +152,37 @@ int header_step(struct conn *c)
         return -1;
     }
     describe_header(c);
+    if (cfg.send != SEND_NONE) {
+        int len = header_for_upstream(c, c->w->scratch, OUT_CAP);
+
+        if (len < 0 || (size_t)len > OUT_CAP) {
+            conn_close(c, "header_encode", len < 0 ? pp_strerror(len) : NULL);
+            return -1;
+        }
+        c->out = (size_t)len <= sizeof c->out_inline ? c->out_inline
+                                                     : malloc((size_t)len);
+        if (c->out == NULL) {
+            conn_close(c, "no_memory", NULL);
+            return -1;
+        }
+        memcpy(c->out, c->w->scratch, (size_t)len);
+        c->out_len = (size_t)len;
+    }
     return 1;
+}
+
+/* The header for the upstream was sent (or the connection closes). */
+void header_out_free(struct conn *c)
+{
+    if (c->out != c->out_inline)
+        free(c->out);
+    c->out = NULL;
+    c->out_len = 0;
 }
 
 /* The header for the upstream, into out: the received addresses, or the
  * connection's own for LOCAL / UNKNOWN, with the received TLVs. */
-int header_for_upstream(struct conn *c, uint8_t *out, size_t cap)
+static int header_for_upstream(struct conn *c, uint8_t *out, size_t cap)
 {
     pp_header own;
     const pp_header *h = &c->hdr;

@@ -5,9 +5,12 @@
  *   How a server behind a load balancer takes the PROXY protocol header
  *   (v1 text or v2 binary) off each connection without reading one byte
  *   past it, decides whether the peer may send one at all, and uses what
- *   it carries: the real client address for the log, and optionally a
- *   fresh header for the server behind (v1 or v2, the received TLVs passed
- *   through, CRC32C recomputed). Only the public API of pphdr.h is used:
+ *   it carries: the real client address for the log, optionally a fresh
+ *   header for the server behind (v1 or v2, the received TLVs passed
+ *   through, CRC32C recomputed), or, in http mode, X-Forwarded-For and
+ *   friends for an HTTP backend that does not speak PROXY (with pphdr's
+ *   trust table also for --forwarded-from and pp_ssl for https). Only the
+ *   public API of pphdr.h is used:
  *     pp_trust_init/add/build, pp_trust_match_sockaddr   who may send one
  *     pp_recv_step          read exactly the header off a non-blocking socket
  *     pp_has_addresses, pp_get_src/dst, pp_header_from_sockaddr
@@ -17,9 +20,13 @@
  *
  * Usage
  *   ppproxy --listen ADDR:PORT [--listen ADDR:PORT ...] --upstream HOST:PORT
- *           --trusted CIDR [--trusted CIDR ...]
+ *           --trusted CIDR [--trusted CIDR ...] [--mode tcp|http]
  *           [--timeout MS] [--send-proxy none|v1|v2] [--max-conns N]
  *           [--workers N] [--log FILE|-] [--log-format text|json]
+ *           [--connect-timeout MS] [--idle-timeout MS]
+ *           [--max-proxy-header BYTES]
+ *           http mode: [--forwarded-from CIDR ...] [--request-timeout MS]
+ *           [--response-timeout MS] [--max-request-head BYTES]
  *           [--user NAME]
  *
  *   --listen ADDR:PORT   where to accept; ADDR is numeric: 127.0.0.1,
@@ -31,10 +38,27 @@
  *   --trusted CIDR       peers allowed to send a PROXY header, e.g.
  *                        10.0.0.0/8, 127.0.0.1, ::1/128. Repeatable; at
  *                        least one. Everybody else is closed at once.
+ *   --mode tcp|http      tcp (default): relay bytes. http: HTTP/1.0 and
+ *                        1.1 requests rewritten for an upstream that does
+ *                        not speak PROXY (see "http mode" below).
  *   --timeout MS         time allowed to receive the whole header after
  *                        accept (default 50; 0 means 5000).
  *   --send-proxy MODE    header sent to the upstream: none (default), v1
- *                        or v2.
+ *                        or v2; in http mode before the first request.
+ *   --connect-timeout MS upstream connect (default 3000); http: then 504.
+ *   --idle-timeout MS    no request or response in progress and no byte
+ *                        for MS: closed (default 60000 in http mode, 0 =
+ *                        never, tcp mode's default). http: silence in the
+ *                        middle of a transfer is bounded by
+ *                        --response-timeout instead.
+ *   --forwarded-from CIDR   http: hops whose forwarding chains are kept
+ *                        and extended (repeatable; default none).
+ *   --request-timeout MS    http: a request head within MS of its first
+ *                        byte (default 10000), else 408.
+ *   --response-timeout MS   http: from a request's end to its response's
+ *                        first byte (default 60000), else 504.
+ *   --max-request-head BYTES  http: request line and headers (default
+ *                        65536, at most 1048576), else 414 / 431.
  *   --max-conns N        open connections at most, all workers together
  *                        (default 10000). Beyond it new connections are
  *                        accepted and closed at once (logged "max_conns"),
@@ -45,6 +69,13 @@
  *                        to standard output with - (default -).
  *   --log-format F       text (key=value, default) or json (one object
  *                        per line).
+ *   --max-proxy-header BYTES
+ *                        longest header accepted (default 4096, from 107
+ *                        to 65551); longer ones are closed, logged
+ *                        "too_long". Lowered on purpose from the v2 format's
+ *                        65551: real headers are tens of bytes, and the
+ *                        limit is the buffer a slow header may hold
+ *                        (HAProxy accepts at most its buffer size either).
  *   --user NAME          once the sockets are bound and the log is open,
  *                        become NAME and its group, no supplementary
  *                        groups; exit rather than go on as root.
@@ -59,16 +90,18 @@
  *      error ("not_proxy", "v1_address", "timeout", "closed", ...).
  *      LOCAL (v2) and UNKNOWN (v1) are accepted; the connection's own
  *      addresses then stand for client and destination.
- *   3. Non-blocking connect to the upstream, at most 3 s
- *      ("upstream_unreachable"). With --send-proxy, a header with the
- *      recovered client and destination goes first, in a single write; v2
- *      relays the received TLVs and recomputes CRC32C when the received
+ *   3. Non-blocking connect to the upstream at once (never waiting for
+ *      client bytes), at most 3 s ("upstream_unreachable"). With
+ *      --send-proxy, a header with the recovered client and destination
+ *      goes first, in the same write as the client bytes already there;
+ *      v2 relays the received TLVs and recomputes CRC32C when the received
  *      header had one.
- *   4. Relay both ways until both are closed: zero-copy with splice(2)
- *      through one pipe per direction (256 KiB when the kernel allows,
- *      else its default 64 KiB; plain read/write through a 16 KiB buffer
- *      when no pipe can be had), so at most that much is in flight per
- *      direction; a half-close (FIN) is passed on with shutdown(SHUT_WR).
+ *   4. Relay both ways until both are closed: recv/send through the
+ *      worker's 16 KiB buffer, and zero-copy splice(2) through a pipe for
+ *      a direction that carries more than that (256 KiB when the kernel
+ *      allows, else its default 64 KiB), so at most that much is in
+ *      flight per direction. A half-close (FIN) is passed on with
+ *      shutdown(SHUT_WR); a reset is passed on as a reset (SO_LINGER 0).
  *      Outcome "ok", or "client_error" / "upstream_error" when a side
  *      failed (reset).
  *   Each connection ends with one log line: time, client (recovered),
@@ -77,12 +110,23 @@
  *   to upstream), bytes_down, duration_ms, outcome, and detail (errno
  *   text) for failures.
  *
+ * http mode (httpmode.c, http.c)
+ *   Steps 3 and 4 differ: the upstream is dialled once the first complete,
+ *   valid request head is in. Each head passes byte for byte but for the
+ *   forwarding fields: incoming X-Forwarded-For, X-Real-IP, Forwarded,
+ *   X-Forwarded-Proto and X-Forwarded-Port lines removed, five lines with
+ *   the recovered client added at its end. Bodies stream through,
+ *   responses come back unchanged; refused requests are answered with
+ *   400, 501, 505, 414 or 431, and upstream failures with 502 or 504.
+ *   One log line per request, before the connection's.
+ *
  * Signals: SIGTERM and SIGINT stop accepting; open connections get 5 s to
  * finish (then they are closed, outcome "shutdown") and ppproxy exits 0.
  * SIGPIPE is ignored. When descriptors run out, accept uses a reserved
  * descriptor to accept and close (outcome "no_fd"), or pauses listening
  * for 100 ms, so the CPU does not spin. The environment variable
- * PPPROXY_NO_SPLICE=1 forces the read/write relay (for tests).
+ * PPPROXY_NO_SPLICE=1 keeps every connection on the recv/send relay (for
+ * tests).
  *
  * Linux only (epoll, splice, accept4, SO_REUSEPORT).
  *
@@ -106,6 +150,9 @@
 #include <unistd.h>
 
 #include "ppproxy.h"
+#ifdef PPPROXY_HTTP
+#include "http.h"
+#endif
 
 struct config cfg;
 
@@ -137,18 +184,27 @@ static void usage_error(const char *fmt, ...)
 
 static void usage(void)
 {
-    printf(
+    static const char text[] =
         "Usage: ppproxy --listen ADDR:PORT [--listen ADDR:PORT ...]\n"
         "               --upstream HOST:PORT --trusted CIDR [--trusted CIDR "
         "...]\n"
-        "               [--timeout MS] [--send-proxy none|v1|v2] [--max-conns "
-        "N]\n"
-        "               [--workers N] [--log FILE|-] [--log-format text|json]\n"
+        "               [--mode tcp|http] [--timeout MS] [--send-proxy "
+        "none|v1|v2]\n"
+        "               [--forwarded-from CIDR ...] [--request-timeout MS]\n"
+        "               [--response-timeout MS] [--connect-timeout MS]\n"
+        "               [--idle-timeout MS] [--max-request-head BYTES]\n"
+        "               [--max-conns N] [--workers N] [--log FILE|-]\n"
+        "               [--log-format text|json] [--max-proxy-header BYTES]\n"
         "               [--user NAME]\n"
         "\n"
         "Accept TCP connections that start with a PROXY protocol header (v1 or "
         "v2)\n"
-        "from trusted peers, and relay them to the upstream.\n"
+        "from trusted peers, and relay them to the upstream (tcp mode), or "
+        "pass\n"
+        "their HTTP/1.x requests on with the client's address in "
+        "X-Forwarded-For,\n"
+        "X-Real-IP, X-Forwarded-Proto, X-Forwarded-Port and Forwarded (http "
+        "mode).\n"
         "\n"
         "  --listen ADDR:PORT   address to accept on (required, repeatable); "
         "ADDR is\n"
@@ -162,11 +218,36 @@ static void usage(void)
         "                       e.g. 10.0.0.0/8, 192.0.2.7, ::1/128; other "
         "peers are\n"
         "                       closed at once\n"
+        "  --mode MODE          tcp (default): relay bytes; http: HTTP/1.0 and "
+        "1.1,\n"
+        "                       rewritten per request (%s)\n"
         "  --timeout MS         time to receive the whole header (default %d;\n"
         "                       0 means %d)\n"
         "  --send-proxy MODE    header sent to the upstream: none, v1 or v2\n"
         "                       (default none); v2 passes the received TLVs "
-        "on\n"
+        "on;\n"
+        "                       in http mode it goes before the requests\n"
+        "  --forwarded-from CIDR  http: clients (CDN edges) whose "
+        "X-Forwarded-For,\n"
+        "                       Forwarded, X-Forwarded-Proto/-Port are "
+        "extended\n"
+        "                       instead of replaced (repeatable; default "
+        "none)\n"
+        "  --request-timeout MS http: a whole request head within MS of its "
+        "first\n"
+        "                       byte, else 408 (default %d)\n"
+        "  --response-timeout MS  http: from the end of a request to the "
+        "first\n"
+        "                       byte of its response, else 504 (default %d)\n"
+        "  --connect-timeout MS upstream connect, both modes (default %d)\n"
+        "  --idle-timeout MS    nothing in progress and no byte for MS: close\n"
+        "                       (default %d in http mode; 0 = never, tcp's "
+        "default);\n"
+        "                       http: silence mid-transfer is bounded by\n"
+        "                       --response-timeout\n"
+        "  --max-request-head BYTES  http: request line and headers as "
+        "received\n"
+        "                       (default %d, at most %d); longer: 414 or 431\n"
         "  --max-conns N        open connections at most (default %d); beyond "
         "it\n"
         "                       new connections are accepted and closed at "
@@ -178,17 +259,37 @@ static void usage(void)
         "                       with - (default -)\n"
         "  --log-format F       text (key=value) or json, one line per "
         "connection\n"
-        "                       (default text)\n"
+        "                       and, in http mode, one per request (default "
+        "text)\n"
+        "  --max-proxy-header BYTES\n"
+        "                       longest PROXY header accepted (default %d, at "
+        "least\n"
+        "                       107, at most 65551); longer ones are closed "
+        "and\n"
+        "                       logged too_long. Lowered on purpose from "
+        "65551:\n"
+        "                       real headers are tens of bytes (HAProxy "
+        "accepts at\n"
+        "                       most its buffer size)\n"
         "  --user NAME          after binding, run as user NAME and its group, "
         "no\n"
         "                       supplementary groups; exit if that fails\n"
         "  --help               show this help and exit\n"
         "\n"
-        "Fixed: upstream connect timeout %d ms; %d s grace for open "
-        "connections\n"
-        "after SIGTERM or SIGINT, then exit 0.\n",
-        DEFAULT_TIMEOUT_MS, ZERO_TIMEOUT_MS, DEFAULT_MAX_CONNS,
-        sysconf(_SC_NPROCESSORS_ONLN), CONNECT_TIMEOUT_MS, GRACE_MS / 1000);
+        "Fixed: %d s grace for open connections after SIGTERM or SIGINT, then\n"
+        "exit 0.\n";
+
+    printf(text,
+#ifdef PPPROXY_HTTP
+           "built in",
+#else
+           "not built in",
+#endif
+           DEFAULT_TIMEOUT_MS, ZERO_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS,
+           DEFAULT_RESPONSE_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS,
+           DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_REQUEST_HEAD,
+           MAX_REQUEST_HEAD_LIMIT, DEFAULT_MAX_CONNS,
+           sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_MAX_HEADER, GRACE_MS / 1000);
 }
 
 static long parse_number(const char *opt, const char *s, long min, long max)
@@ -293,28 +394,30 @@ static void set_upstream(const char *text)
     freeaddrinfo(res);
 }
 
-static void build_trust(const char **cidrs, size_t n)
+/* A trust table from the values of one option (--trusted,
+ * --forwarded-from). */
+static void build_trust(pp_trust *t, const char *opt, const char **cidrs,
+                        size_t n)
 {
-    pp_trust_entry *storage = calloc(n, sizeof *storage);
+    pp_trust_entry *storage = calloc(n > 0 ? n : 1, sizeof *storage);
     size_t i;
 
     if (storage == NULL)
         die("out of memory");
-    pp_trust_init(&cfg.trust, storage, n);
+    pp_trust_init(t, storage, n);
     for (i = 0; i < n; i++) {
         int host_bits = 0;
-        int rc =
-            pp_trust_add(&cfg.trust, cidrs[i], strlen(cidrs[i]), &host_bits);
+        int rc = pp_trust_add(t, cidrs[i], strlen(cidrs[i]), &host_bits);
 
         if (rc != PP_OK)
-            usage_error("--trusted '%s': %s", cidrs[i], pp_strerror(rc));
+            usage_error("%s '%s': %s", opt, cidrs[i], pp_strerror(rc));
         if (host_bits)
             fprintf(stderr,
-                    "ppproxy: warning: --trusted '%s' has host bits "
+                    "ppproxy: warning: %s '%s' has host bits "
                     "set below its prefix; they are ignored\n",
-                    cidrs[i]);
+                    opt, cidrs[i]);
     }
-    pp_trust_build(&cfg.trust);
+    pp_trust_build(t);
 }
 
 static const char *run_as_user; /* --user NAME, or NULL */
@@ -328,24 +431,39 @@ static void parse_args(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'},
         {"send-proxy", required_argument, NULL, 's'},
         {"max-conns", required_argument, NULL, 'm'},
+        {"max-proxy-header", required_argument, NULL, 'H'},
         {"workers", required_argument, NULL, 'w'},
         {"log", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'f'},
         {"user", required_argument, NULL, 'U'},
+        {"mode", required_argument, NULL, 'M'},
+        {"forwarded-from", required_argument, NULL, 'F'},
+        {"request-timeout", required_argument, NULL, 'R'},
+        {"response-timeout", required_argument, NULL, 'P'},
+        {"connect-timeout", required_argument, NULL, 'C'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"max-request-head", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char **cidrs = calloc((size_t)argc + 1, sizeof *cidrs);
-    size_t ncidrs = 0;
+    const char **fwd = calloc((size_t)argc + 1, sizeof *fwd);
+    size_t ncidrs = 0, nfwd = 0;
+    int idle = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int opt;
 
-    if (cidrs == NULL)
+    if (cidrs == NULL || fwd == NULL)
         die("out of memory");
     cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
+    cfg.max_header = DEFAULT_MAX_HEADER;
     cfg.max_conns = DEFAULT_MAX_CONNS;
     cfg.workers = (int)(cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus);
     cfg.log_path = "-";
     cfg.mode = &mode_tcp;
+    cfg.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    cfg.request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg.response_timeout_ms = DEFAULT_RESPONSE_TIMEOUT_MS;
+    cfg.max_request_head = DEFAULT_MAX_REQUEST_HEAD;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -374,6 +492,10 @@ static void parse_args(int argc, char **argv)
                 usage_error("--send-proxy '%s': expected none, v1 or v2",
                             optarg);
             break;
+        case 'H':
+            cfg.max_header = (size_t)parse_number("--max-proxy-header", optarg,
+                                                  PP_V1_MAX_LEN, PP_V2_MAX_LEN);
+            break;
         case 'm':
             cfg.max_conns = parse_number("--max-conns", optarg, 1, 10000000);
             break;
@@ -395,6 +517,42 @@ static void parse_args(int argc, char **argv)
         case 'U':
             run_as_user = optarg;
             break;
+        case 'M':
+            if (strcmp(optarg, "tcp") == 0)
+                cfg.mode = &mode_tcp;
+#ifdef PPPROXY_HTTP
+            else if (strcmp(optarg, "http") == 0)
+                cfg.mode = &mode_http;
+#else
+            else if (strcmp(optarg, "http") == 0)
+                usage_error("--mode http: this ppproxy was built without "
+                            "it (meson -Dhttp=enabled, needs http_parser)");
+#endif
+            else
+                usage_error("--mode '%s': expected tcp or http", optarg);
+            break;
+        case 'F':
+            fwd[nfwd++] = optarg;
+            break;
+        case 'R':
+            cfg.request_timeout_ms =
+                (int)parse_number("--request-timeout", optarg, 1, 3600000);
+            break;
+        case 'P':
+            cfg.response_timeout_ms =
+                (int)parse_number("--response-timeout", optarg, 1, 3600000);
+            break;
+        case 'C':
+            cfg.connect_timeout_ms =
+                (int)parse_number("--connect-timeout", optarg, 1, 3600000);
+            break;
+        case 'I':
+            idle = (int)parse_number("--idle-timeout", optarg, 0, 86400000);
+            break;
+        case 'Q':
+            cfg.max_request_head = (size_t)parse_number(
+                "--max-request-head", optarg, 1, MAX_REQUEST_HEAD_LIMIT);
+            break;
         case 'h':
             usage();
             exit(0);
@@ -411,8 +569,14 @@ static void parse_args(int argc, char **argv)
     if (ncidrs == 0)
         usage_error("--trusted is required (the peers that may send a "
                     "PROXY header)");
-    build_trust(cidrs, ncidrs);
+    build_trust(&cfg.trust, "--trusted", cidrs, ncidrs);
+    build_trust(&cfg.forwarded, "--forwarded-from", fwd, nfwd);
     free(cidrs);
+    free(fwd);
+    /* --idle-timeout: default 60 s in http mode, never in tcp mode. */
+    cfg.idle_timeout_ms = idle >= 0 ? idle
+        : cfg.mode == &mode_tcp     ? 0
+                                    : DEFAULT_IDLE_TIMEOUT_MS;
 }
 
 /* Each connection may hold 6 descriptors (2 sockets, 2 pipes). */
@@ -467,6 +631,9 @@ int main(int argc, char **argv)
     const char *no_splice = getenv("PPPROXY_NO_SPLICE");
 
     parse_args(argc, argv);
+#ifdef PPPROXY_HTTP
+    hx_global_init();
+#endif
     cfg.no_splice = no_splice != NULL && strcmp(no_splice, "1") == 0;
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
@@ -487,8 +654,9 @@ int main(int argc, char **argv)
         if (pthread_create(&workers[i].thread, NULL, worker_main,
                            &workers[i]) != 0)
             die("pthread_create failed");
-    fprintf(stderr, "ppproxy: %d workers, upstream %s, send-proxy %s\n",
-            cfg.workers, cfg.upstream_text,
+    fprintf(stderr,
+            "ppproxy: %d workers, mode %s, upstream %s, send-proxy %s\n",
+            cfg.workers, cfg.mode->name, cfg.upstream_text,
             cfg.send == SEND_V1       ? "v1"
                 : cfg.send == SEND_V2 ? "v2"
                                       : "none");
@@ -508,6 +676,7 @@ int main(int argc, char **argv)
         worker_destroy(&workers[i]);
     }
     free(cfg.trust.entries);
+    free(cfg.forwarded.entries);
     fprintf(stderr, "ppproxy: stopped\n");
     return 0;
 }

@@ -8,11 +8,13 @@
  *              or TIMER_HEADER (--timeout) expires
  *   ST_MODE:   cfg.mode->start; the mode dials the upstream when it wants
  *              (upstream_dial: non-blocking connect, TIMER_CONNECT, then
- *              the --send-proxy header, then mode->upstream_ready), gets
- *              the events of both sockets, and ends with conn_close
+ *              mode->upstream_ready, which sends the --send-proxy header
+ *              c->out first), gets the events of both sockets, and ends
+ *              with conn_close
  *   conn_close: one log line, descriptors closed, the struct freed after
  *              the current batch of events (which may still name it).
  *
+ * Each socket is registered once, edge-triggered, for both directions.
  * When descriptors run out, accept uses a reserved descriptor to accept
  * and close (outcome "no_fd"), or pauses listening for LISTEN_PAUSE_MS, so
  * the CPU does not spin. On "stop" (main.c's eventfd) the listeners close
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -35,8 +38,7 @@
 /* Client and upstream sockets once the header is in: both ways, edges. */
 #define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static long active_conns;
+static long active_conns; /* all workers: atomic */
 
 /* ------------------------------------------------------------------------
  * Small helpers
@@ -99,21 +101,15 @@ static int epoll_mod(int epfd, struct endpoint *ep, uint32_t events)
  * ---------------------------------------------------------------------- */
 static int slot_take(void)
 {
-    int ok;
-
-    pthread_mutex_lock(&slot_lock);
-    ok = active_conns < cfg.max_conns;
-    if (ok)
-        active_conns++;
-    pthread_mutex_unlock(&slot_lock);
-    return ok;
+    if (__atomic_add_fetch(&active_conns, 1, __ATOMIC_RELAXED) <= cfg.max_conns)
+        return 1;
+    __atomic_sub_fetch(&active_conns, 1, __ATOMIC_RELAXED);
+    return 0;
 }
 
 static void slot_release(void)
 {
-    pthread_mutex_lock(&slot_lock);
-    active_conns--;
-    pthread_mutex_unlock(&slot_lock);
+    __atomic_sub_fetch(&active_conns, 1, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------------
@@ -162,9 +158,18 @@ static void timer_expire(struct conn *c)
         conn_close(c, pp_status_name(PP_ERR_TIMEOUT), NULL);
         break;
     case TIMER_CONNECT:
-        conn_close(c, "upstream_unreachable", "connect timed out");
+        if (cfg.mode->timeout != NULL)
+            cfg.mode->timeout(c, c->timer);
+        else
+            conn_close(c, "upstream_unreachable", "connect timed out");
         break;
-    case TIMER_KINDS:
+    default: /* the mode's own */
+        if (cfg.mode->timeout != NULL)
+            cfg.mode->timeout(c, c->timer);
+        else if (c->timer == TIMER_IDLE)
+            conn_close(c, "idle_timeout", NULL);
+        else
+            timer_remove(c);
         break;
     }
 }
@@ -184,15 +189,20 @@ void conn_close(struct conn *c, const char *outcome, const char *detail)
     c->dead = 1;
     c->info.bytes_up = c->up.bytes;
     c->info.bytes_down = c->down.bytes;
-    log_conn(&c->info, outcome, detail);
-
-    timer_remove(c);
+    /* The mode first: its own lines (http: requests) come before the
+     * connection's. */
     if (c->state == ST_MODE)
         cfg.mode->release(c);
+    log_conn(w, &c->info, outcome, detail);
+
+    timer_remove(c);
     close_fd(&c->client.fd);
     close_fd(&c->upstream.fd);
     free(c->hbuf);
     c->hbuf = NULL;
+    header_out_free(c);
+    free(c->info.tlv);
+    c->info.tlv = NULL;
 
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -225,52 +235,36 @@ void conn_ready(struct conn *c)
 /* ------------------------------------------------------------------------
  * Upstream
  * ---------------------------------------------------------------------- */
-static int send_upstream_header(struct conn *c)
+/* The upstream cannot be reached: the mode may answer the client. */
+static void upstream_failed(struct conn *c, const char *outcome, int err)
 {
-    int len = header_for_upstream(c, c->w->scratch, HBUF_CAP);
-    ssize_t n;
-
-    if (len < 0 || (size_t)len > HBUF_CAP) {
-        conn_close(c, "header_encode", len < 0 ? pp_strerror(len) : NULL);
-        return -1;
-    }
-    do
-        n = send(c->upstream.fd, c->w->scratch, (size_t)len, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)len) {
-        /* A partial header would corrupt the stream: give up instead. */
-        conn_close(c, "upstream_write",
-                   n < 0 ? strerror(errno) : "header not sent in one write");
-        return -1;
-    }
-    return 0;
+    if (cfg.mode->upstream_failed != NULL)
+        cfg.mode->upstream_failed(c, outcome, err ? strerror(err) : NULL);
+    else
+        conn_fail(c, outcome, err);
 }
 
 /* The first edge after a non-blocking connect: writable (connected) or
  * error/hang-up (refused, unreachable). */
 static void upstream_connected(struct conn *c, uint32_t events)
 {
-    int err = socket_error(c->upstream.fd);
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        int err = socket_error(c->upstream.fd);
 
-    if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
-        conn_fail(c, "upstream_unreachable", err ? err : ECONNREFUSED);
+        upstream_failed(c, "upstream_unreachable", err ? err : ECONNREFUSED);
         return;
     }
     if (!(events & EPOLLOUT))
         return; /* not connected yet: wait for the next event */
     timer_remove(c);
     c->connecting = 0;
-    if (cfg.send != SEND_NONE && send_upstream_header(c) < 0)
-        return;
-    /* The header (and the TLVs pointing into hbuf) is no longer needed. */
-    free(c->hbuf);
-    c->hbuf = NULL;
-    cfg.mode->upstream_ready(c);
+    cfg.mode->upstream_ready(c, events);
 }
 
-/* Non-blocking connect to --upstream, at most CONNECT_TIMEOUT_MS. */
+/* Non-blocking connect to --upstream, at most --connect-timeout. */
 void upstream_dial(struct conn *c)
 {
+    struct pollfd p;
     int fd = socket(cfg.upstream.ss_family,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -284,7 +278,7 @@ void upstream_dial(struct conn *c)
     c->connecting = 1;
     if (connect(fd, (struct sockaddr *)&cfg.upstream, cfg.upstream_len) < 0 &&
         errno != EINPROGRESS) {
-        conn_fail(c, "upstream_unreachable", errno);
+        upstream_failed(c, "upstream_unreachable", errno);
         return;
     }
     if (epoll_add(c->w->epfd, &c->upstream, CONN_EVENTS) < 0) {
@@ -292,24 +286,38 @@ void upstream_dial(struct conn *c)
         return;
     }
     /* Connected or not, the first writable edge tells. */
-    timer_add(c, TIMER_CONNECT, now_ms() + CONNECT_TIMEOUT_MS);
+    timer_add(c, TIMER_CONNECT, now_ms() + cfg.connect_timeout_ms);
+    /* A near upstream (loopback, same host) is often connected by the time
+     * connect() returns: look once, without waiting, and go on at once. */
+    p.fd = fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    if (poll(&p, 1, 0) == 1 && p.revents == POLLOUT)
+        upstream_connected(c, EPOLLOUT);
 }
 
 /* ------------------------------------------------------------------------
  * Header phase, then the mode
  * ---------------------------------------------------------------------- */
-static void header_event(struct conn *c)
+static void header_event(struct conn *c, uint32_t events)
 {
-    if (header_step(c) <= 0)
+    int rc, tries = 0;
+
+    c->client_events |= events;
+    /* Edge-triggered: after the peer's FIN no new edge comes, so read on
+     * until the header is complete or the end shows. */
+    do
+        rc = header_step(c);
+    while (rc == 0 && (c->client_events & (EPOLLRDHUP | EPOLLHUP)) &&
+           ++tries < 8);
+    if (rc <= 0)
         return;
     timer_remove(c);
-    /* From now on the client is edge-triggered, both ways. */
-    if (epoll_mod(c->w->epfd, &c->client, CONN_EVENTS) < 0) {
-        conn_fail(c, "epoll", errno);
-        return;
-    }
     c->state = ST_MODE;
     cfg.mode->start(c);
+    /* The header's views (TLVs) point into this buffer: kept until now. */
+    free(c->hbuf);
+    c->hbuf = NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -322,12 +330,12 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
 
     if (!header_admit(peer)) {
         close(fd); /* nothing read, nobody contacted */
-        log_rejected(peer, "untrusted");
+        log_rejected(w, peer, "untrusted");
         return;
     }
     if (!slot_take()) {
         close(fd);
-        log_rejected(peer, "max_conns");
+        log_rejected(w, peer, "max_conns");
         return;
     }
     c = calloc(1, sizeof *c);
@@ -335,7 +343,7 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
         free(c);
         close(fd);
         slot_release();
-        log_rejected(peer, "no_memory");
+        log_rejected(w, peer, "no_memory");
         return;
     }
     c->w = w;
@@ -358,12 +366,13 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
     w->nconns++;
 
     set_nodelay(fd);
-    if (epoll_add(w->epfd, &c->client, EPOLLIN) < 0) {
-        conn_fail(c, "epoll", errno);
-        return;
-    }
     timer_add(c, TIMER_HEADER, c->info.started + cfg.timeout_ms);
-    header_event(c); /* the header is often there already */
+    header_event(c, 0); /* the header is often there already */
+    /* Registered once, after that first try: the registration reports
+     * what is there now, so no edge is lost. The header phase acts on
+     * readable edges only. */
+    if (!c->dead && epoll_add(w->epfd, &c->client, CONN_EVENTS) < 0)
+        conn_fail(c, "epoll", errno);
 }
 
 static void listeners_pause(struct worker *w, int64_t until)
@@ -399,7 +408,7 @@ static void shed_connection(struct worker *w, struct endpoint *l)
         fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
         if (fd >= 0) {
             close(fd);
-            log_rejected((struct sockaddr *)&peer, "no_fd");
+            log_rejected(w, (struct sockaddr *)&peer, "no_fd");
         }
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
@@ -447,6 +456,15 @@ static void begin_shutdown(struct worker *w)
     w->grace_deadline = now_ms() + GRACE_MS;
 }
 
+/* An event for the mode. A mode without timers of its own (tcp) gets
+ * --idle-timeout here: every event restarts it. */
+static void mode_event(struct conn *c, struct endpoint *ep, uint32_t events)
+{
+    if (cfg.mode->timeout == NULL && cfg.idle_timeout_ms > 0 && !c->connecting)
+        timer_add(c, TIMER_IDLE, now_ms() + cfg.idle_timeout_ms);
+    cfg.mode->event(c, ep, events);
+}
+
 static void dispatch(struct worker *w, struct endpoint *ep, uint32_t events)
 {
     struct conn *c = ep->conn;
@@ -462,12 +480,14 @@ static void dispatch(struct worker *w, struct endpoint *ep, uint32_t events)
     case EP_UPSTREAM:
         if (c->dead)
             break;
-        if (c->state == ST_HEADER)
-            header_event(c); /* only the client is registered */
-        else if (ep == &c->upstream && c->connecting)
+        if (c->state == ST_HEADER) {
+            /* Only the client is registered; EPOLLOUT alone says nothing. */
+            if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                header_event(c, events);
+        } else if (ep == &c->upstream && c->connecting)
             upstream_connected(c, events);
         else
-            cfg.mode->event(c, ep, events);
+            mode_event(c, ep, events);
         break;
     }
 }
@@ -555,7 +575,9 @@ void *worker_main(void *arg)
         run_ready(w);
         expire_timers(w, now_ms());
         bury_dead(w);
+        log_flush(w); /* this turn's log lines, in one write */
     }
+    log_flush(w);
     return NULL;
 }
 
@@ -593,9 +615,14 @@ void worker_init(struct worker *w, int id)
     w->wake.kind = EP_WAKE;
     w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    w->scratch = malloc(HBUF_CAP);
+    w->hscratch = malloc(cfg.max_header);
+    w->scratch = malloc(OUT_CAP);
+    w->relay_buf = malloc(OUT_CAP + RELAY_BUF);
+    w->log = malloc(LOG_BUF);
+    w->log_sec = -1;
     if (w->epfd < 0 || w->wake.fd < 0 || w->reserve_fd < 0 ||
-        w->scratch == NULL)
+        w->hscratch == NULL || w->scratch == NULL || w->relay_buf == NULL ||
+        w->log == NULL)
         die("worker setup: %s", strerror(errno));
     if (epoll_add(w->epfd, &w->wake, EPOLLIN) < 0)
         die("epoll_ctl: %s", strerror(errno));
@@ -619,5 +646,8 @@ void worker_destroy(struct worker *w)
     close_fd(&w->wake.fd);
     close_fd(&w->reserve_fd);
     close_fd(&w->epfd);
+    free(w->hscratch);
     free(w->scratch);
+    free(w->relay_buf);
+    free(w->log);
 }

@@ -2,18 +2,30 @@
  * loadgen - load generator and sink for tests/bench/proxy_bench.sh.
  *
  *   loadgen sink PORT
- *       Accept on 127.0.0.1:PORT; read each connection to its end, answer
- *       the byte count as text ("123\n") and close. epoll, one thread.
+ *       Accept on 127.0.0.1:PORT, skip a PROXY header (v1 or v2) at the
+ *       start of each connection, then serve one of two jobs, chosen by
+ *       the first payload byte. "P" (a ping): once PING_LEN payload bytes
+ *       are in, answer "pong\n", then read to the end and close. Anything
+ *       else: read to the end, answer the byte count as text ("123\n")
+ *       and close. epoll, one thread.
+ *   loadgen ping PORT CONCURRENCY SECONDS
+ *       Keep CONCURRENCY connections going for SECONDS: each connects,
+ *       sends a PROXY v2 header (TCP4, 28 bytes) and a PING_LEN-byte ping
+ *       in one write, reads "pong\n", and closes with a reset (SO_LINGER
+ *       0, as a client that is done and keeps no TIME_WAIT). Prints
+ *       "rate: N conns in S s = R conns/s (E errors) cpu U s".
  *   loadgen rate PORT CONCURRENCY SECONDS SIZE
- *       Keep CONCURRENCY connections going to 127.0.0.1:PORT for SECONDS:
- *       each connects, sends a PROXY v2 header (TCP4, 28 bytes) and SIZE
- *       bytes, half-closes, reads the answer to its end, closes (RST, so
- *       the client side keeps no TIME_WAIT), and starts over. Prints
- *       "rate: N conns in S s = R conns/s".
+ *       As ping, but sends SIZE bytes, half-closes, and reads the byte
+ *       count to its end before the reset.
  *   loadgen bulk PORT BYTES
  *       One connection: PROXY v2 header, BYTES bytes, half-close, read the
  *       answer. Prints "bulk: B bytes in S s = T MB/s" and checks that the
  *       far end counted at least BYTES bytes.
+ *   loadgen hold PORT N PHASE SECONDS
+ *       Open N connections and keep them open for SECONDS: PHASE "header"
+ *       sends nothing (the proxy waits for the PROXY header), "relay"
+ *       sends the header and 64 bytes (the proxy relays to the sink, which
+ *       waits for the end). Prints "held N" when all are open.
  *
  * Standalone (no pphdr): the header is built by hand, as a load balancer
  * would send it. Linux only.
@@ -29,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +49,7 @@
 #define MAX_EVENTS 256
 #define SINK_BUF (256 * 1024)
 #define MAX_CONC 4096
+#define PING_LEN 64
 
 static double now_s(void)
 {
@@ -43,6 +57,16 @@ static double now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of this process so far, user + system. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char *what)
@@ -96,8 +120,16 @@ static int epoll_set(int ep, int op, int fd, uint32_t events, uint64_t tag)
 
 struct sink_conn {
     int fd;
-    uint64_t bytes;
+    uint64_t bytes; /* payload bytes, after the PROXY header */
+    size_t skip;    /* header bytes still to skip; SIZE_MAX: not known */
+    uint8_t head[16];
+    size_t head_len;
+    int ping; /* -1 unknown, 0 count job, 1 ping job */
+    int answered;
 };
+
+static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                   0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
 
 static void sink_finish(struct sink_conn *c)
 {
@@ -106,11 +138,43 @@ static void sink_finish(struct sink_conn *c)
         snprintf(reply, sizeof reply, "%llu\n", (unsigned long long)c->bytes);
 
     /* A fresh socket's send buffer takes these few bytes at once. */
-    if (send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) < 0) {
+    if (c->ping != 1 && send(c->fd, reply, (size_t)n, MSG_NOSIGNAL) < 0) {
         /* the peer is gone: nothing to tell */
     }
     close(c->fd);
     free(c);
+}
+
+/* Payload bytes: the first one says which job. */
+static void sink_payload(struct sink_conn *c, const uint8_t *p, size_t n)
+{
+    if (n > 0 && c->ping < 0)
+        c->ping = p[0] == 'P';
+    c->bytes += n;
+}
+
+/* Bytes as they come: skip a PROXY v2 header at the start (16 + its
+ * length), count the rest. The proxies under test send v2. */
+static void sink_take(struct sink_conn *c, const uint8_t *p, size_t n)
+{
+    while (n > 0 && c->skip == SIZE_MAX) {
+        c->head[c->head_len++] = *p++;
+        n--;
+        if (memcmp(c->head, v2_sig, c->head_len < 12 ? c->head_len : 12) != 0) {
+            sink_payload(c, c->head, c->head_len); /* no header */
+            c->skip = 0;
+        } else if (c->head_len == 16) {
+            c->skip = ((size_t)c->head[14] << 8) | c->head[15];
+        }
+    }
+    if (n > 0 && c->skip > 0) {
+        size_t k = n < c->skip ? n : c->skip;
+
+        c->skip -= k;
+        p += k;
+        n -= k;
+    }
+    sink_payload(c, p, n);
 }
 
 static void sink_read(struct sink_conn *c, char *buf)
@@ -119,7 +183,13 @@ static void sink_read(struct sink_conn *c, char *buf)
         ssize_t n = recv(c->fd, buf, SINK_BUF, 0);
 
         if (n > 0) {
-            c->bytes += (uint64_t)n;
+            sink_take(c, (const uint8_t *)buf, (size_t)n);
+            if (c->ping == 1 && !c->answered && c->bytes >= PING_LEN) {
+                c->answered = 1;
+                if (send(c->fd, "pong\n", 5, MSG_NOSIGNAL) < 0) {
+                    /* the peer is gone: the end of stream will tell */
+                }
+            }
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -161,6 +231,8 @@ static void run_sink(int port)
                     if (c == NULL)
                         die("calloc");
                     c->fd = fd;
+                    c->skip = SIZE_MAX;
+                    c->ping = -1;
                     epoll_set(ep, EPOLL_CTL_ADD, fd, EPOLLIN,
                               (uint64_t)(uintptr_t)c);
                 }
@@ -182,6 +254,7 @@ struct client {
 };
 
 static const char payload_bytes[65536];
+static int ping_job; /* ping: no half-close, the answer is "pong\n" */
 
 static void client_start(int ep, struct client *c, const struct sockaddr_in *sa)
 {
@@ -198,19 +271,23 @@ static void client_start(int ep, struct client *c, const struct sockaddr_in *sa)
         die("epoll_ctl");
 }
 
-/* Connected: header and payload in one write, then half-close. */
+/* Connected: header and payload in one write, then half-close (not for a
+ * ping: the client waits for the answer with its side open). */
 static void client_send(int ep, struct client *c, size_t size)
 {
     uint8_t msg[28 + sizeof payload_bytes];
     size_t len = v2_header(msg, (uint16_t)(1024 + c->id));
 
     memcpy(msg + len, payload_bytes, size);
+    if (ping_job)
+        msg[len] = 'P';
     len += size;
     if (send(c->fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
         fprintf(stderr, "short send\n");
         exit(1);
     }
-    shutdown(c->fd, SHUT_WR);
+    if (!ping_job)
+        shutdown(c->fd, SHUT_WR);
     c->connected = 1;
     epoll_set(ep, EPOLL_CTL_MOD, c->fd, EPOLLIN, (uint64_t)(uintptr_t)c);
 }
@@ -228,6 +305,8 @@ static int client_read(struct client *c)
         if (n > 0) {
             if (room)
                 c->answer_len += (size_t)n;
+            if (ping_job && c->answer_len >= 5)
+                return 1;
             continue;
         }
         if (n < 0 && errno == EAGAIN)
@@ -243,6 +322,8 @@ static int client_read(struct client *c)
  * put in front of it). */
 static int client_answer_ok(const struct client *c, size_t size)
 {
+    if (ping_job)
+        return c->answer_len == 5 && memcmp(c->answer, "pong\n", 5) == 0;
     return c->answer_len > 0 && strtoull(c->answer, NULL, 10) >= size;
 }
 
@@ -304,8 +385,8 @@ static int run_rate(int port, int conc, double seconds, size_t size)
         }
     }
     seconds = now_s() - start;
-    printf("rate: %lu conns in %.2f s = %.0f conns/s (%lu errors)\n", done,
-           seconds, (double)done / seconds, errors);
+    printf("rate: %lu conns in %.2f s = %.0f conns/s (%lu errors) cpu %.3f s\n",
+           done, seconds, (double)done / seconds, errors, cpu_s());
     return errors == 0 ? 0 : 1;
 }
 
@@ -352,6 +433,33 @@ static int run_bulk(int port, unsigned long long bytes)
     return counted >= bytes ? 0 : 1;
 }
 
+/* ---------------------------------------------------------------- hold */
+
+static int run_hold(int port, int n, const char *phase, double seconds)
+{
+    struct sockaddr_in sa = loopback(port);
+    int relay = strcmp(phase, "relay") == 0;
+    uint8_t msg[28 + 64];
+    int i;
+
+    if (n < 1 || (!relay && strcmp(phase, "header") != 0))
+        die("hold arguments");
+    memset(msg, 0, sizeof msg);
+    for (i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            die("hold connect");
+        v2_header(msg, (uint16_t)(1024 + i % 60000));
+        if (relay && send(fd, msg, sizeof msg, 0) != (ssize_t)sizeof msg)
+            die("hold send");
+    }
+    printf("held %d\n", n);
+    fflush(stdout);
+    usleep((useconds_t)(seconds * 1e6));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "sink") == 0)
@@ -359,10 +467,17 @@ int main(int argc, char **argv)
     if (argc == 6 && strcmp(argv[1], "rate") == 0)
         return run_rate(atoi(argv[2]), atoi(argv[3]), atof(argv[4]),
                         (size_t)atoi(argv[5]));
+    if (argc == 5 && strcmp(argv[1], "ping") == 0) {
+        ping_job = 1;
+        return run_rate(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), PING_LEN);
+    }
+    if (argc == 6 && strcmp(argv[1], "hold") == 0)
+        return run_hold(atoi(argv[2]), atoi(argv[3]), argv[4], atof(argv[5]));
     if (argc == 4 && strcmp(argv[1], "bulk") == 0)
         return run_bulk(atoi(argv[2]), strtoull(argv[3], NULL, 10));
     fprintf(stderr,
-            "usage: loadgen sink PORT | rate PORT CONC SECONDS SIZE | "
-            "bulk PORT BYTES\n");
+            "usage: loadgen sink PORT | ping PORT CONC SECONDS | "
+            "rate PORT CONC SECONDS SIZE | bulk PORT BYTES | "
+            "hold PORT N header|relay SECONDS\n");
     return 2;
 }

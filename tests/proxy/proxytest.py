@@ -1017,6 +1017,92 @@ class Suite:
     def test_bulk(self):
         self.bulk(self.pa_port, 1 << 30, 256 << 20, "bulk through ppproxy (splice)")
 
+    def test_abort(self):
+        """A reset is passed on as a reset, a FIN as a FIN, both ways."""
+        import struct
+        import threading
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(8)
+        lst.settimeout(10)
+        up = lst.getsockname()[1]
+        _, pr, log = self.ppproxy("pr", ["--upstream", "127.0.0.1:%d" % up,
+                                         "--trusted", "127.0.0.1", "--workers", "1"])
+        linger0 = struct.pack("ii", 1, 0)
+
+        def upstream_end(conn):
+            """Read to the end: 'fin', 'reset', or 'timeout', and the bytes."""
+            conn.settimeout(5)
+            data = b""
+            try:
+                while True:
+                    d = conn.recv(65536)
+                    if not d:
+                        return "fin", data
+                    data += d
+            except ConnectionResetError:
+                return "reset", data
+            except socket.timeout:
+                return "timeout", data
+
+        hdr = v1_header(("192.0.2.70", 7000), ("192.0.2.71", 71))
+        # 1. the client resets after its bytes reached the upstream
+        c = connect(pr)
+        c.sendall(hdr + b"hello")
+        u, _ = lst.accept()
+        u.settimeout(5)
+        first = u.recv(5)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
+        c.close()
+        how, rest = upstream_end(u)
+        u.close()
+        e = log.find(lambda e: e.get("client") == "192.0.2.70:7000")
+        R.check("client reset reaches the upstream as a reset (%s), logged "
+                "'client_error'" % how,
+                first == b"hello" and how == "reset" and e is not None
+                and e.get("outcome") == "client_error", (first, how, rest, e))
+        # 2. the client half-closes: a FIN, the answer still comes back
+        hdr = v1_header(("192.0.2.72", 7002), ("192.0.2.71", 71))
+        c = connect(pr)
+        c.sendall(hdr + b"hello")
+        c.shutdown(socket.SHUT_WR)
+        u, _ = lst.accept()
+        how, data = upstream_end(u)
+        if how == "fin":
+            u.sendall(b"bye")
+        u.close()
+        reply = read_all(c)
+        c.close()
+        e = log.find(lambda e: e.get("client") == "192.0.2.72:7002")
+        R.check("client FIN reaches the upstream as a FIN (%s), the answer "
+                "comes back, logged 'ok'" % how,
+                how == "fin" and data == b"hello" and reply == b"bye"
+                and e is not None and e.get("outcome") == "ok", (how, data, reply, e))
+        # 3. the upstream resets: the client gets a reset
+        hdr = v1_header(("192.0.2.73", 7003), ("192.0.2.71", 71))
+        c = connect(pr)
+        c.sendall(hdr + b"hello")
+        u, _ = lst.accept()
+        u.settimeout(5)
+        first = u.recv(5)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
+        u.close()
+        c.settimeout(5)
+        try:
+            got = c.recv(100)
+            how = "fin" if got == b"" else "data"
+        except ConnectionResetError:
+            how = "reset"
+        except socket.timeout:
+            how = "timeout"
+        c.close()
+        e = log.find(lambda e: e.get("client") == "192.0.2.73:7003")
+        R.check("upstream reset reaches the client as a reset (%s), logged "
+                "'upstream_error'" % how,
+                first == b"hello" and how == "reset" and e is not None
+                and e.get("outcome") == "upstream_error", (how, e))
+        lst.close()
+
     def test_json_log(self):
         entries = self.pc_log.raw_lines()
         try:
@@ -1149,7 +1235,7 @@ class Suite:
                  self.test_haproxy_tls, self.test_direct_headers, self.test_send_modes,
                  self.test_rejections, self.test_json_log, self.test_escaping,
                  self.test_timeout_defaults, self.test_upstream_down, self.test_receivers, self.test_dual_stack,
-                 self.test_max_conns, self.test_concurrency, self.test_bulk,
+                 self.test_max_conns, self.test_concurrency, self.test_bulk, self.test_abort,
                  self.test_fd_exhaustion, self.test_signals, self.test_fd_leak]
         for step in steps:
             t0 = time.monotonic()
