@@ -1,0 +1,1465 @@
+#!/usr/bin/env python3
+"""Black-box tests of ppproxy --mode http (issue 12), written from the
+issue's text alone: every flag, header spelling, status line and behaviour
+is checked byte for byte from outside.
+
+    httptest.py BUILD_DIR            the whole http suite
+    httptest.py bigup PORT FILE      (internal) the checksum-verifying
+                                     upstream of the 1 000-connection test
+
+The main tool is a recording upstream (class Upstream): it keeps every raw
+byte it receives on each connection, frames requests itself (Content-Length,
+chunked with trailers, 100-continue) and answers each from a script, so a
+test can compare the whole rewritten byte stream with the expected text and
+prove that nothing after a point of rejection reached it (or that it was
+never dialled at all). Real peers: HAProxy in front (send-proxy-v2), nginx
+behind (logging the forwarding headers), curl (also --http2), a WebSocket
+upgrade, and 1 000 concurrent keep-alive connections x 20 requests.
+
+Prints one line per check and ends with "N passed, M failed"; exit status 0
+only when nothing failed. Every wait is bounded; every process started here
+is stopped, by its PID, on exit.
+"""
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pptool import tlv, v1_header, v2_header, V2_SIG  # noqa: E402
+from proxytest import (Log, Procs, Results, free_port, wait_listening,  # noqa: E402
+                       wait_until)
+
+R = Results()
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long",
+           431: "Request Header Fields Too Large", 501: "Not Implemented",
+           502: "Bad Gateway", 504: "Gateway Timeout",
+           505: "HTTP Version Not Supported"}
+
+
+def err(code):
+    """The exact bytes of a rejection, as the issue spells them."""
+    return ("HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            % (code, REASONS[code])).encode()
+
+
+def ok_resp(tag):
+    body = tag.encode() if isinstance(tag, str) else tag
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
+def node(ip):
+    return ('"[%s]"' % ip) if ":" in ip else ip
+
+
+def fwd(client, port, proto="http", chain=None, real=None, fchain=None,
+        xproto=None, xport=None):
+    """The five lines ppproxy adds at the end of each head, in order."""
+    own = "for=%s;proto=%s" % (node(client), proto)
+    return ("X-Forwarded-For: %s\r\nX-Real-IP: %s\r\nX-Forwarded-Proto: %s\r\n"
+            "X-Forwarded-Port: %s\r\nForwarded: %s\r\n" % (
+                chain if chain is not None else client,
+                real if real is not None else client,
+                xproto if xproto is not None else proto,
+                xport if xport is not None else port,
+                (fchain + ", " + own) if fchain else own)).encode()
+
+
+def req(first, *lines):
+    """A request line and header lines (str or bytes), each ending in CRLF;
+    the blank line that ends the head is left to the caller."""
+    out = first.encode() if isinstance(first, str) else first
+    out += b"\r\n"
+    for l in lines:
+        out += (l.encode() if isinstance(l, str) else l) + b"\r\n"
+    return out
+
+
+def show_diff(want, got):
+    if want == got:
+        return ""
+    if want is None or got is None:
+        return "expected %r, got %r" % (want, got)
+    i = 0
+    while i < min(len(want), len(got)) and want[i] == got[i]:
+        i += 1
+    lo = max(0, i - 80)
+    return ("first difference at byte %d of %d/%d: expected %r ... got %r ... "
+            "(whole: expected %r; got %r)" % (
+                i, len(want), len(got), want[lo:i + 120], got[lo:i + 120],
+                want[:1500], got[:1500]))
+
+
+# ----------------------------------------------------------------------
+# The recording, scripted upstream
+
+CLOSE = "close"
+
+
+def frame_request(buf):
+    """(length, head, body) of the first request in buf, or None if it is
+    incomplete. Leading empty lines are tolerated here (the test compares the
+    raw bytes anyway)."""
+    i = 0
+    while buf.startswith(b"\r\n", i):
+        i += 2
+    end = buf.find(b"\r\n\r\n", i)
+    if end < 0:
+        return None
+    head_ = buf[i:end + 4]
+    cl, chunked = 0, False
+    for line in head_.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            try:
+                cl = int(value.strip())
+            except ValueError:
+                cl = 0
+        elif name == b"transfer-encoding" and value.strip().lower().endswith(b"chunked"):
+            chunked = True
+    p = end + 4
+    if chunked:
+        while True:
+            e = buf.find(b"\r\n", p)
+            if e < 0:
+                return None
+            try:
+                size = int(buf[p:e].split(b";")[0].strip(), 16)
+            except ValueError:
+                return len(buf), head_, buf[end + 4:]  # garbage: take it all
+            p = e + 2
+            if size == 0:
+                while True:
+                    e = buf.find(b"\r\n", p)
+                    if e < 0:
+                        return None
+                    line = buf[p:e]
+                    p = e + 2
+                    if line == b"":
+                        break
+                break
+            if len(buf) < p + size + 2:
+                return None
+            p += size + 2
+    else:
+        if len(buf) < p + cl:
+            return None
+        p += cl
+    return p, head_, buf[end + 4:p]
+
+
+class UpConn:
+    def __init__(self, sock):
+        self.sock = sock
+        self.data = bytearray()
+        self.pp = b""
+        self.heads = []
+        self.eof = threading.Event()
+        self.tunnel = False
+
+
+def default_script(conn, i, head_, body):
+    return ok_resp("r%d" % i)
+
+
+class Upstream:
+    """Threaded TCP server on loopback recording raw bytes per connection.
+    script(conn, index, head, body) returns bytes to send, None (stay
+    silent), CLOSE, or a list of steps (bytes to send, float seconds to
+    sleep, CLOSE). A response starting "HTTP/1.1 101" turns the connection
+    into an echo tunnel. pp=True: a PROXY header comes first (kept apart)."""
+
+    def __init__(self, script=None, pp=False, host="127.0.0.1", backlog=128):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.script = script or default_script
+        self.pp = pp
+        self.expect_continue = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            c = UpConn(s)
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _take_pp(self, c, buf):
+        if buf.startswith(b"PROXY "):
+            e = buf.find(b"\r\n")
+            if e < 0:
+                return buf, False
+            c.pp = buf[:e + 2]
+            return buf[e + 2:], True
+        if buf.startswith(V2_SIG[:len(buf)]) and len(buf) < 16:
+            return buf, False
+        if buf.startswith(V2_SIG):
+            n = 16 + int.from_bytes(buf[14:16], "big")
+            if len(buf) < n:
+                return buf, False
+            c.pp = buf[:n]
+            return buf[n:], True
+        return buf, True  # no header: leave the bytes
+
+    def _act(self, c, action):
+        steps = action if isinstance(action, list) else [action]
+        for st in steps:
+            if st is None:
+                continue
+            if st == CLOSE:
+                return False
+            if isinstance(st, float):
+                time.sleep(st)
+                continue
+            c.sock.sendall(st)
+            if st.startswith(b"HTTP/1.1 101"):
+                c.tunnel = True
+        return True
+
+    def _serve(self, c):
+        s = c.sock
+        buf = b""
+        got_pp = not self.pp
+        idx = 0
+        continued = -1
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                c.data += d
+                if c.tunnel:
+                    s.sendall(d)
+                    continue
+                buf += d
+                if not got_pp:
+                    buf, got_pp = self._take_pp(c, buf)
+                    if not got_pp:
+                        continue
+                while not c.tunnel:
+                    r = frame_request(buf)
+                    if r is None:
+                        hd = buf.find(b"\r\n\r\n")
+                        if (self.expect_continue and hd >= 0 and continued != idx
+                                and b"\r\nexpect: 100-continue\r\n" in buf[:hd + 2].lower()):
+                            continued = idx
+                            s.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                        break
+                    n, h, body = r
+                    buf = buf[n:]
+                    c.heads.append(h)
+                    action = self.script(c, idx, h, body)
+                    idx += 1
+                    if not self._act(c, action):
+                        s.shutdown(socket.SHUT_RDWR)
+                        return
+                if c.tunnel and buf:
+                    s.sendall(buf)
+                    buf = b""
+        except OSError:
+            pass
+        finally:
+            c.eof.set()
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# ----------------------------------------------------------------------
+# Clients
+
+
+def open_conn(port, host="127.0.0.1", timeout=5):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def read_for(s, want_len=None, timeout=3.0):
+    """Read until EOF, or until want_len bytes (then a short grace for any
+    extra byte), or timeout. Returns (data, eof)."""
+    data = b""
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if want_len is not None and len(data) >= want_len:
+            left = min(left, 0.15)
+        if left <= 0:
+            return data, False
+        s.settimeout(left)
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            return data, False
+        except ConnectionResetError:
+            return data, True
+        if not d:
+            return data, True
+        data += d
+
+
+def talk(port, steps, want_len=None, timeout=3.0, host="127.0.0.1", eof_wait=True):
+    """Send the steps (bytes, or float seconds to sleep), then read the
+    answer. Returns (data, eof, seconds from connect to the end)."""
+    s = open_conn(port, host)
+    t0 = time.monotonic()
+    try:
+        for st in steps:
+            if isinstance(st, float):
+                time.sleep(st)
+            else:
+                try:
+                    s.sendall(st)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+        data, eof = read_for(s, None if eof_wait else want_len, timeout)
+        return data, eof, time.monotonic() - t0
+    finally:
+        s.close()
+
+
+# ----------------------------------------------------------------------
+# The suite
+
+V1 = v1_header(("203.0.113.7", 40000), ("192.0.2.1", 443))
+F1 = fwd("203.0.113.7", 443)
+SPOOF_NAMES = (b"x-forwarded-for", b"x-real-ip", b"forwarded", b"x-forwarded-proto",
+               b"x-forwarded-port")
+
+
+class PP:
+    """One ppproxy --mode http instance on 127.0.0.1:port and [::1]:port."""
+
+    def __init__(self, suite, name, upstream_port, args, json_log=False, v6=True):
+        self.port = free_port()
+        self.log = Log(suite.path(name + ".log"), json_log)
+        argv = [suite.bin, "--mode", "http", "--listen", "127.0.0.1:%d" % self.port]
+        if v6:
+            argv += ["--listen", "[::1]:%d" % self.port]
+        argv += ["--upstream", "127.0.0.1:%d" % upstream_port, "--log", self.log.path,
+                 "--workers", "1"] + (["--log-format", "json"] if json_log else []) + args
+        self.argv = argv
+        self.proc = suite.procs.start(name, argv)
+        if not wait_listening(self.port, self.proc):
+            raise RuntimeError("%s did not start: %s" % (
+                name, open(suite.path(name + ".err")).read()))
+
+
+class Suite:
+    def __init__(self, build, tmp):
+        self.tmp = tmp
+        self.bin = os.path.join(build, "examples", "ppproxy")
+        self.procs = Procs(tmp)
+        self.ups = []
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def upstream(self, script=None, pp=False, **kw):
+        u = Upstream(script, pp, **kw)
+        self.ups.append(u)
+        return u
+
+    # -- the core check ------------------------------------------------
+    def case(self, name, pp, up, steps, want_client, want_up, eof=True,
+             timeout=3.0, host="127.0.0.1", want_pp=None, took=None):
+        """Send steps through pp; the client must get exactly want_client
+        (and EOF when eof), the upstream exactly want_up on one new
+        connection (None: never dialled). took=(lo, hi) bounds the time to
+        the end. Returns the upstream connection or None."""
+        n0 = len(up.conns)
+        data, got_eof, t = talk(pp.port, steps, len(want_client), timeout, host,
+                                eof_wait=eof)
+        problems = []
+        if data != want_client:
+            problems.append("client: " + show_diff(want_client, data))
+        if eof and not got_eof:
+            problems.append("client: connection not closed within %.1f s" % timeout)
+        if took is not None and not (took[0] <= t <= took[1]):
+            problems.append("took %.3f s, expected %.2f-%.2f s" % (t, took[0], took[1]))
+        c = None
+        if want_up is None:
+            time.sleep(0.2)
+            if len(up.conns) != n0:
+                problems.append("upstream was dialled (got %r)" % bytes(up.conns[n0].data)[:300])
+        else:
+            wait_until(lambda: len(up.conns) > n0, 3)
+            if len(up.conns) <= n0:
+                problems.append("upstream never dialled")
+            else:
+                c = up.conns[n0]
+                if not c.eof.wait(3):
+                    problems.append("upstream connection not closed by ppproxy "
+                                    "after the client left")
+                got = bytes(c.data)
+                if want_pp is not None:
+                    if not got.startswith(want_pp):
+                        problems.append("upstream PROXY header: " + show_diff(
+                            want_pp, got[:len(want_pp)]))
+                    got = got[len(want_pp):]
+                if got != want_up:
+                    problems.append("upstream: " + show_diff(want_up, got))
+                if len(up.conns) > n0 + 1:
+                    problems.append("more than one upstream connection")
+        R.check(name, not problems, "; ".join(problems))
+        return c
+
+    # -- instances -----------------------------------------------------
+    def start_main(self):
+        """The instance most tests use, and its upstream."""
+        def script(c, i, h, body):
+            first = h.split(b"\r\n")[0]
+            path = first.split(b" ")[1] if b" " in first else b""
+            if path.startswith(b"/slow"):
+                return [0.5, ok_resp("slow")]
+            if path.startswith(b"/silent"):
+                return None
+            if path.startswith(b"/close"):
+                return CLOSE
+            if path.startswith(b"/raw/"):
+                return self.raw_responses[path[5:].decode()]
+            if path.startswith(b"/ws"):
+                if b"refuse" in path:
+                    return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno\n"
+                return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        b"Connection: Upgrade\r\n\r\n")
+            return ok_resp("r%d" % i)
+        self.raw_responses = {}
+        self.up = self.upstream(script)
+        self.pp = PP(self, "main", self.up.port,
+                     ["--trusted", "127.0.0.1", "--trusted", "::1",
+                      "--max-request-head", "4096", "--request-timeout", "3000",
+                      "--response-timeout", "3000", "--idle-timeout", "4000"])
+
+    # -- tests ---------------------------------------------------------
+    def test_cli(self):
+        def run(args):
+            return subprocess.run([self.bin] + args, capture_output=True, text=True,
+                                  timeout=10)
+        h = run(["--help"])
+        opts = ["--mode", "--forwarded-from", "--request-timeout", "--response-timeout",
+                "--connect-timeout", "--idle-timeout", "--max-request-head"]
+        R.check("http cli: --help documents the new options",
+                h.returncode == 0 and all(o in h.stdout for o in opts),
+                [o for o in opts if o not in h.stdout])
+        base = ["--listen", "127.0.0.1:%d" % free_port(), "--upstream", "127.0.0.1:9",
+                "--trusted", "127.0.0.1"]
+        bad = [("--mode udp", ["--mode", "udp"]),
+               ("--forwarded-from bad CIDR", ["--mode", "http", "--forwarded-from", "10.0.0.0/33"]),
+               ("--max-request-head above 1048576", ["--mode", "http",
+                                                     "--max-request-head", "1048577"]),
+               ("--request-timeout -1", ["--mode", "http", "--request-timeout", "-1"]),
+               ("--connect-timeout x", ["--connect-timeout", "x"]),
+               ("--idle-timeout -5", ["--idle-timeout", "-5"]),
+               ("--response-timeout 1.5", ["--mode", "http", "--response-timeout", "1.5"])]
+        for name, args in bad:
+            r = run(base + args)
+            R.check("http cli: %s -> exit 2 with a message" % name,
+                    r.returncode == 2 and r.stderr.strip() != "", (r.returncode, r.stderr))
+
+    def test_clients(self):
+        """<client>, <port>, <node>, <proto> from every kind of header."""
+        pp, up = self.pp, self.up
+        lp = self.pp.port
+        get = req("GET /c HTTP/1.1", "Host: c.example", "User-Agent: t")
+        close = req("GET /c HTTP/1.1", "Host: c.example", "Connection: close")
+        cases = [
+            ("v1 TCP4", V1, "203.0.113.7", 443, "http"),
+            ("v1 TCP6", v1_header(("2001:db8::17", 1), ("2001:db8::1", 8443)),
+             "2001:db8::17", 8443, "http"),
+            ("v1 TCP6 IPv4-mapped", v1_header(("::ffff:192.0.2.10", 1), ("::ffff:192.0.2.1", 81)),
+             "192.0.2.10", 81, "http"),
+            ("v1 UNKNOWN", b"PROXY UNKNOWN\r\n", "127.0.0.1", lp, "http"),
+            ("v1 UNKNOWN with addresses",
+             b"PROXY UNKNOWN 192.0.2.9 192.0.2.1 1 2\r\n", "127.0.0.1", lp, "http"),
+            ("v2 TCP4", v2_header(("192.0.2.5", 5000), ("192.0.2.1", 8080)),
+             "192.0.2.5", 8080, "http"),
+            ("v2 TCP6 (RFC 5952 text)",
+             v2_header(("2001:0db8:0:0:1:0:0:1", 5000), ("2001:db8::2", 443)),
+             "2001:db8::1:0:0:1", 443, "http"),
+            ("v2 TCP6 single zero field not compressed",
+             v2_header(("2001:db8:0:1:1:1:1:1", 5000), ("2001:db8::2", 443)),
+             "2001:db8:0:1:1:1:1:1", 443, "http"),
+            ("v2 TCP6 IPv4-mapped", v2_header(("::ffff:192.0.2.9", 5000), ("::ffff:192.0.2.1", 444)),
+             "192.0.2.9", 444, "http"),
+            ("v2 LOCAL", v2_header(("192.0.2.5", 5000), ("192.0.2.1", 8080), command=0),
+             "127.0.0.1", lp, "http"),
+            ("v2 UNSPEC", v2_header(None, None), "127.0.0.1", lp, "http"),
+            ("v2 UNIX", v2_header(b"/run/a.sock", b"/run/b.sock"), "127.0.0.1", lp, "http"),
+            ("v2 SSL TLV with PP2_CLIENT_SSL",
+             v2_header(("192.0.2.5", 5000), ("192.0.2.1", 443),
+                       tlvs=tlv(0x20, b"\x01\0\0\0\0" + tlv(0x21, b"TLSv1.3"))),
+             "192.0.2.5", 443, "https"),
+            ("v2 SSL TLV with CLIENT_SSL and CERT bits, CRC32C",
+             v2_header(("192.0.2.5", 5000), ("192.0.2.1", 443),
+                       tlvs=tlv(0x20, b"\x07\0\0\0\0"), crc=True),
+             "192.0.2.5", 443, "https"),
+            ("v2 SSL TLV without PP2_CLIENT_SSL",
+             v2_header(("192.0.2.5", 5000), ("192.0.2.1", 443),
+                       tlvs=tlv(0x20, b"\x06\0\0\0\0")),
+             "192.0.2.5", 443, "http"),
+            ("v2 other TLVs only (ALPN, authority)",
+             v2_header(("192.0.2.5", 5000), ("192.0.2.1", 443),
+                       tlvs=tlv(0x01, b"h2") + tlv(0x02, b"a.example")),
+             "192.0.2.5", 443, "http"),
+        ]
+        for name, hdr, client, port, proto in cases:
+            f = fwd(client, port, proto)
+            self.case("client %s: %s, port %s, %s" % (name, client, port, proto), pp, up,
+                      [hdr + get + b"\r\n" + close + b"\r\n"],
+                      ok_resp("r0") + ok_resp("r1"),
+                      get + f + b"\r\n" + close + f + b"\r\n")
+        # socket peer over IPv6 with LOCAL
+        f = fwd("::1", lp)
+        self.case("client v2 LOCAL over [::1]: socket peer ::1, for=\"[::1]\"", pp, up,
+                  [v2_header(command=0) + close + b"\r\n"], ok_resp("r0"),
+                  close + f + b"\r\n", host="::1")
+        # v2 PROXY command with UNSPEC over IPv6
+        self.case("client v1 UNKNOWN over [::1]", pp, up,
+                  [b"PROXY UNKNOWN\r\n" + close + b"\r\n"], ok_resp("r0"),
+                  close + f + b"\r\n", host="::1")
+        # a literal, whole expected request, not built by fwd()
+        self.case("literal: v1 TCP4 GET, exact upstream bytes", pp, up,
+                  [V1 + b"GET /x?y=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"],
+                  ok_resp("r0"),
+                  b"GET /x?y=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                  b"X-Forwarded-For: 203.0.113.7\r\nX-Real-IP: 203.0.113.7\r\n"
+                  b"X-Forwarded-Proto: http\r\nX-Forwarded-Port: 443\r\n"
+                  b"Forwarded: for=203.0.113.7;proto=http\r\n\r\n")
+        self.case("literal: v1 TCP6 exact upstream bytes", pp, up,
+                  [v1_header(("2001:db8::17", 1), ("2001:db8::1", 8443)) +
+                   b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"],
+                  ok_resp("r0"),
+                  b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                  b"X-Forwarded-For: 2001:db8::17\r\nX-Real-IP: 2001:db8::17\r\n"
+                  b"X-Forwarded-Proto: http\r\nX-Forwarded-Port: 8443\r\n"
+                  b"Forwarded: for=\"[2001:db8::17]\";proto=http\r\n\r\n")
+
+    def test_untrusted(self):
+        up = self.upstream()
+        pp = PP(self, "untrusted", up.port, ["--trusted", "10.0.0.0/8"], v6=False)
+        self.case("untrusted peer in http mode: closed, no response, upstream never dialled",
+                  pp, up, [V1 + req("GET / HTTP/1.1", "Host: a") + b"\r\n"], b"", None)
+        self.case("trusted peer without a PROXY header: closed, upstream never dialled",
+                  self.pp, self.up, [req("GET / HTTP/1.1", "Host: a") + b"\r\n"], b"", None)
+
+    def test_spoofed(self):
+        pp, up = self.pp, self.up
+        lines = ["x-forwarded-for: 6.6.6.6", "Host: a", "X-FORWARDED-FOR: 7.7.7.7, 8.8.8.8",
+                 "X-Real-Ip: 6.6.6.6", "x-real-ip:6.6.6.6", "X-REAL-IP:\t6.6.6.6",
+                 "FORWARDED: for=6.6.6.6", "forwarded: for=\"[2001:db8::6]\";proto=https",
+                 "X-Forwarded-Proto: https", "x-forwarded-proto:   https   ",
+                 "X-Forwarded-Port: 443", "x-FORWARDED-port: 8443",
+                 "X-Forwarded-Host: keep.example", "X-Forwarded-For-Not: keep",
+                 "X-Forwarded: keep", "Forwarded-For: keep", "X-Forwarded-For:",
+                 "User-Agent: t", "X-Forwarded-For: 9.9.9.9"]
+        kept = [l for l in lines if l.split(":")[0].strip().lower().encode() not in SPOOF_NAMES]
+        first = "GET /spoof HTTP/1.1"
+        self.case("spoofed forwarding fields: every case, count and place removed", pp, up,
+                  [V1 + req(first, *lines, "Connection: close") + b"\r\n"], ok_resp("r0"),
+                  req(first, *kept, "Connection: close") + F1 + b"\r\n")
+        self.case("spoofed field as the only header line (HTTP/1.0)", pp, up,
+                  [V1 + b"GET / HTTP/1.0\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"], ok_resp("r0"),
+                  b"GET / HTTP/1.0\r\n" + F1 + b"\r\n")
+        # trailers of a chunked request
+        body_in = (b"5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Trailer: t\r\n"
+                   b"x-real-ip: 6.6.6.6\r\nFORWARDED: for=6.6.6.6\r\n"
+                   b"X-Forwarded-Proto: https\r\nx-forwarded-port: 1\r\n\r\n")
+        body_out = b"5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"
+        h = req("POST /t HTTP/1.1", "Host: a", "Transfer-Encoding: chunked")
+        cl = req("GET /after HTTP/1.1", "Host: a", "Connection: close")
+        self.case("chunked trailers: forwarding fields removed, others kept", pp, up,
+                  [V1 + h + b"\r\n" + body_in + cl + b"\r\n"], ok_resp("r0") + ok_resp("r1"),
+                  h + F1 + b"\r\n" + body_out + cl + F1 + b"\r\n")
+        body_in = b"3\r\nabc\r\n0\r\nx-forwarded-for: 6.6.6.6\r\n\r\n"
+        self.case("chunked trailers: only spoofed fields -> empty trailer section", pp, up,
+                  [V1 + h + b"\r\n" + body_in + cl + b"\r\n"], ok_resp("r0") + ok_resp("r1"),
+                  h + F1 + b"\r\n" + b"3\r\nabc\r\n0\r\n\r\n" + cl + F1 + b"\r\n")
+        # same request fed byte by byte
+        data = V1 + req(first, *lines, "Connection: close") + b"\r\n"
+        self.case("spoofed fields, request sent in 1-byte writes", pp, up,
+                  [bytes([b]) for b in data], ok_resp("r0"),
+                  req(first, *kept, "Connection: close") + F1 + b"\r\n", timeout=5)
+
+    def test_chains(self):
+        up = self.upstream()
+        pp = PP(self, "chain", up.port,
+                ["--trusted", "127.0.0.1", "--forwarded-from", "198.51.100.0/24",
+                 "--forwarded-from", "2001:db8:cdf::/48"], v6=False)
+        hop = v1_header(("198.51.100.7", 40000), ("192.0.2.1", 8443))
+        hop_ssl = v2_header(("198.51.100.7", 40000), ("192.0.2.1", 8443),
+                            tlvs=tlv(0x20, b"\x01\0\0\0\0"))
+        cl = "Connection: close"
+
+        def one(name, hdr, lines, client, port, proto, keep, **kw):
+            first = "GET /chain HTTP/1.1"
+            self.case("--forwarded-from: " + name, pp, up,
+                      [hdr + req(first, "Host: a", *lines, cl) + b"\r\n"], ok_resp("r0"),
+                      req(first, "Host: a", *keep, cl) + fwd(client, port, proto, **kw) + b"\r\n")
+        one("spoofed leftmost elements kept, trusted hop appended, <real> from the right",
+            hop, ["X-Forwarded-For: 6.6.6.6, 203.0.113.9", "Forwarded: for=6.6.6.6;proto=https",
+                  "x-forwarded-for:  198.51.100.20 ,,\t", "User-Agent: u",
+                  "forwarded: for=\"[2001:db8::9]\"", "X-Real-IP: 6.6.6.6"],
+            "198.51.100.7", 8443, "http", ["User-Agent: u"],
+            chain="6.6.6.6, 203.0.113.9, 198.51.100.20, 198.51.100.7", real="203.0.113.9",
+            fchain='for=6.6.6.6;proto=https, for="[2001:db8::9]"')
+        one("trusted hop's X-Forwarded-Proto/Port (last line, trimmed) replace ppproxy's",
+            hop, ["X-Forwarded-Proto: http", "X-Forwarded-Proto:  https ",
+                  "X-Forwarded-Port: 80", "x-forwarded-port:\t443\t"],
+            "198.51.100.7", 8443, "http", [], xproto="https", xport="443")
+        one("SSL TLV: Forwarded keeps proto=https while the hop's X-Forwarded-Proto: http wins",
+            hop_ssl, ["X-Forwarded-Proto: http"], "198.51.100.7", 8443, "https", [],
+            xproto="http")
+        one("no incoming chain: <chain> and <real> are the client", hop, [],
+            "198.51.100.7", 8443, "http", [])
+        one("untrusted element not an address -> <real> is the client", hop,
+            ["X-Forwarded-For: 203.0.113.9, unknown"], "198.51.100.7", 8443, "http", [],
+            chain="203.0.113.9, unknown, 198.51.100.7", real="198.51.100.7")
+        one("element with a port is not a plain address -> <real> is the client", hop,
+            ["X-Forwarded-For: 203.0.113.9:1234"], "198.51.100.7", 8443, "http", [],
+            chain="203.0.113.9:1234, 198.51.100.7", real="198.51.100.7")
+        one("IPv6 element as <real>", hop, ["X-Forwarded-For: 2001:db8::5"],
+            "198.51.100.7", 8443, "http", [],
+            chain="2001:db8::5, 198.51.100.7", real="2001:db8::5")
+        one("every element trusted -> <real> is the client", hop,
+            ["X-Forwarded-For: 198.51.100.99"], "198.51.100.7", 8443, "http", [],
+            chain="198.51.100.99, 198.51.100.7", real="198.51.100.7")
+        one("IPv6 trusted hop", v1_header(("2001:db8:cdf::1", 1), ("2001:db8::1", 443)),
+            ["X-Forwarded-For: 203.0.113.9"], "2001:db8:cdf::1", 443, "http", [],
+            chain="203.0.113.9, 2001:db8:cdf::1", real="203.0.113.9")
+        one("client outside --forwarded-from: its chain and proto/port are dropped",
+            v1_header(("203.0.113.50", 1), ("192.0.2.1", 443)),
+            ["X-Forwarded-For: 6.6.6.6", "Forwarded: for=6.6.6.6", "X-Forwarded-Proto: https",
+             "X-Forwarded-Port: 1", "X-Real-IP: 6.6.6.6"],
+            "203.0.113.50", 443, "http", [])
+        # the CIDR match and the socket-peer rule: LOCAL from 127.0.0.1 (not in the list)
+        one("LOCAL header: socket peer 127.0.0.1 is not a trusted hop",
+            v2_header(command=0), ["X-Forwarded-For: 6.6.6.6"], "127.0.0.1", pp.port, "http", [])
+
+    def test_keepalive(self):
+        pp, up = self.pp, self.up
+        r1 = req("GET /1 HTTP/1.1", "Host: a", "X-Forwarded-For: 6.6.6.6")
+        r2 = req("POST /2 HTTP/1.1", "Host: a", "Content-Length: 10")
+        b2 = b"0123456789"
+        r3 = req("POST /3 HTTP/1.1", "Host: a", "Transfer-Encoding: chunked")
+        b3 = b"4;ext=1\r\nwiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n"
+        r4 = req("PUT /4 HTTP/1.1", "Host: a", "Content-Length: 30")
+        b4 = b"GET /smuggle HTTP/1.1\r\nX: y\r\n\r\n"[:30]
+        r5 = req("GET /5 HTTP/1.1", "Host: a", "Transfer-Encoding: gzip, chunked")
+        b5 = b"3\r\nxyz\r\n0\r\n\r\n"
+        r6 = req("GET /6 HTTP/1.1", "Host: a", "Connection: close")
+        stream = r1 + b"\r\n" + r2 + b"\r\n" + b2 + r3 + b"\r\n" + b3 + r4 + b"\r\n" + b4 + \
+            r5 + b"\r\n" + b5 + r6 + b"\r\n"
+        want_up = b"GET /1 HTTP/1.1\r\nHost: a\r\n" + F1 + b"\r\n" + r2 + F1 + b"\r\n" + b2 + \
+            r3 + F1 + b"\r\n" + b3 + r4 + F1 + b"\r\n" + b4 + r5 + F1 + b"\r\n" + b5 + \
+            r6 + F1 + b"\r\n"
+        want_client = b"".join(ok_resp("r%d" % i) for i in range(6))
+        self.case("pipelined: GET, Content-Length, chunked (ext), CL body that looks like a "
+                  "request, gzip+chunked, close", pp, up, [V1 + stream], want_client, want_up)
+        # keep-alive: one request at a time, waiting for each response
+        steps = [V1]
+        for part in (r1 + b"\r\n", r2 + b"\r\n" + b2, r3 + b"\r\n" + b3, r6 + b"\r\n"):
+            steps += [part, 0.15]
+        self.case("keep-alive: requests one by one on one connection", pp, up, steps,
+                  ok_resp("r0") + ok_resp("r1") + ok_resp("r2") + ok_resp("r3"),
+                  b"GET /1 HTTP/1.1\r\nHost: a\r\n" + F1 + b"\r\n" + r2 + F1 + b"\r\n" + b2 +
+                  r3 + F1 + b"\r\n" + b3 + r6 + F1 + b"\r\n")
+        # the whole pipelined stream split at every 7th byte with pauses
+        data = V1 + stream
+        steps = []
+        for i in range(0, len(data), 7):
+            steps += [data[i:i + 7], 0.002]
+        self.case("pipelined stream in 7-byte pieces", pp, up, steps, want_client, want_up,
+                  timeout=6)
+        # empty lines before request lines
+        a = req("GET /e1 HTTP/1.1", "Host: a")
+        b = req("POST /e2 HTTP/1.1", "Host: a", "Content-Length: 3")
+        c = req("GET /e3 HTTP/1.1", "Host: a", "Connection: close")
+        self.case("empty lines before a request line are dropped (start and after a body)",
+                  pp, up, [V1 + b"\r\n\r\n" + a + b"\r\n\r\n" + b + b"\r\nabc\r\n\r\n" + c + b"\r\n"],
+                  ok_resp("r0") + ok_resp("r1") + ok_resp("r2"),
+                  a + F1 + b"\r\n" + b + F1 + b"\r\nabc" + c + F1 + b"\r\n")
+        # HTTP/1.0
+        g = b"GET /10 HTTP/1.0\r\nUser-Agent: old\r\n"
+        self.case("HTTP/1.0 without keep-alive: last request, bytes after it not forwarded",
+                  pp, up, [V1 + g + b"\r\nGET /never HTTP/1.0\r\n\r\n"], ok_resp("r0"),
+                  g + F1 + b"\r\n")
+        g2 = b"GET /10 HTTP/1.0\r\nConnection: keep-alive\r\n"
+        self.case("HTTP/1.0 with Connection: keep-alive: next request forwarded", pp, up,
+                  [V1 + g2 + b"\r\n" + g + b"\r\nGET /never HTTP/1.0\r\n\r\n"],
+                  ok_resp("r0") + ok_resp("r1"), g2 + F1 + b"\r\n" + g + F1 + b"\r\n")
+        c1 = req("GET /c HTTP/1.1", "Host: a", "Connection: Close")
+        self.case("Connection: close: nothing after it forwarded, closed after the response",
+                  pp, up, [V1 + c1 + b"\r\n" + r1 + b"\r\n" + b"garbage\r\n\r\n"], ok_resp("r0"),
+                  c1 + F1 + b"\r\n")
+        c2 = req("GET /c HTTP/1.1", "Host: a", "Connection: keep-alive, close")
+        self.case("Connection: keep-alive, close is a close", pp, up,
+                  [V1 + c2 + b"\r\n" + r1 + b"\r\n"], ok_resp("r0"), c2 + F1 + b"\r\n")
+        # tab before a chunked value is valid OWS: framing must follow chunked
+        t = req("POST /tab HTTP/1.1", "Host: a", "Transfer-Encoding:\tchunked")
+        self.case("Transfer-Encoding:<TAB>chunked is chunked (framing follows it)", pp, up,
+                  [V1 + t + b"\r\n" + b"0\r\n\r\n" + r6 + b"\r\n"], ok_resp("r0") + ok_resp("r1"),
+                  t + F1 + b"\r\n0\r\n\r\n" + r6 + F1 + b"\r\n")
+        t = req("POST /uc HTTP/1.1", "Host: a", "Transfer-Encoding: Chunked")
+        self.case("Transfer-Encoding: Chunked (coding names are case-insensitive) is chunked",
+                  pp, up, [V1 + t + b"\r\n" + b"0\r\n\r\n" + r6 + b"\r\n"],
+                  ok_resp("r0") + ok_resp("r1"), t + F1 + b"\r\n0\r\n\r\n" + r6 + F1 + b"\r\n")
+
+    def test_responses(self):
+        """Responses come back unchanged; framing of 1xx, 204, 304, HEAD,
+        chunked and close-delimited responses."""
+        pp, up = self.pp, self.up
+        rr = self.raw_responses
+        rr["chunked"] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n"
+        rr["204"] = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"
+        rr["304"] = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\nETag: \"x\"\r\n\r\n"
+        rr["head"] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+        rr["103"] = (b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        rr["eof"] = [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", CLOSE]
+        rr["conn-close"] = [b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye",
+                            CLOSE]
+        reqs = [req("GET /raw/chunked HTTP/1.1", "Host: a"),
+                req("GET /raw/204 HTTP/1.1", "Host: a"),
+                req("GET /raw/304 HTTP/1.1", "Host: a"),
+                req("HEAD /raw/head HTTP/1.1", "Host: a"),
+                req("GET /raw/103 HTTP/1.1", "Host: a"),
+                req("GET /last HTTP/1.1", "Host: a", "Connection: close")]
+        want = rr["chunked"] + rr["204"] + rr["304"] + rr["head"] + rr["103"] + ok_resp("r5")
+        self.case("responses unchanged, in order: chunked+trailer, 204 and 304 with "
+                  "Content-Length, HEAD, 103 interim; then closed after the last", pp, up,
+                  [V1 + b"".join(r + b"\r\n" for r in reqs)], want,
+                  b"".join(r + F1 + b"\r\n" for r in reqs))
+        e = req("GET /raw/eof HTTP/1.1", "Host: a")
+        self.case("close-delimited response relayed to its end, not a 502", pp, up,
+                  [V1 + e + b"\r\n"], rr["eof"][0], e + F1 + b"\r\n")
+        e = req("GET /raw/conn-close HTTP/1.1", "Host: a")
+        self.case("upstream answering Connection: close then closing: relayed, then closed",
+                  pp, up, [V1 + e + b"\r\n", 0.3, req("GET /x HTTP/1.1", "Host: a") + b"\r\n"],
+                  rr["conn-close"][0], e + F1 + b"\r\n")
+
+    def test_upgrades(self):
+        pp, up = self.pp, self.up
+        h2 = req("GET /h2 HTTP/1.1", "Host: a", "Connection: Upgrade, HTTP2-Settings",
+                 "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA", "Accept: */*")
+        h2_out = req("GET /h2 HTTP/1.1", "Host: a", "Connection: Upgrade, HTTP2-Settings",
+                     "Accept: */*")
+        c = req("GET /last HTTP/1.1", "Host: a", "Connection: close")
+        self.case("h2c Upgrade and HTTP2-Settings removed, Connection kept, plain HTTP/1.1 on",
+                  pp, up, [V1 + h2 + b"\r\n" + c + b"\r\n"], ok_resp("r0") + ok_resp("r1"),
+                  h2_out + F1 + b"\r\n" + c + F1 + b"\r\n")
+        o = req("GET /h2 HTTP/1.1", "Host: a", "upgrade: TLS/1.2", "connection: upgrade")
+        self.case("other Upgrade (TLS/1.2) removed too", pp, up, [V1 + o + b"\r\n" + c + b"\r\n"],
+                  ok_resp("r0") + ok_resp("r1"),
+                  req("GET /h2 HTTP/1.1", "Host: a", "connection: upgrade") + F1 + b"\r\n" +
+                  c + F1 + b"\r\n")
+        ws = req("GET /ws HTTP/1.1", "Host: a", "Connection: Upgrade", "Upgrade: websocket",
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+                 "X-Forwarded-For: 6.6.6.6")
+        ws_out = req("GET /ws HTTP/1.1", "Host: a", "Connection: Upgrade", "Upgrade: websocket",
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13")
+        r101 = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\n\r\n")
+        raw = b"\x81\x05hello GET / HTTP/1.1\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+        self.case("websocket: 101 then a raw tunnel both ways (bytes unchanged)", pp, up,
+                  [V1 + ws + b"\r\n", 0.3, raw], r101 + raw, ws_out + F1 + b"\r\n" + raw,
+                  eof=False)
+        self.case("websocket: bytes sent right after the upgrade head belong to the tunnel",
+                  pp, up, [V1 + ws + b"\r\n" + raw], r101 + raw, ws_out + F1 + b"\r\n" + raw,
+                  eof=False)
+        wr = ws.replace(b"/ws", b"/ws-refuse")
+        wr_out = ws_out.replace(b"/ws", b"/ws-refuse")
+        nxt = req("GET /next HTTP/1.1", "Host: a", "X-Forwarded-For: 6.6.6.6", "Connection: close")
+        nxt_out = req("GET /next HTTP/1.1", "Host: a", "Connection: close")
+        refused = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno\n"
+        self.case("refused upgrade then a request (after the response): parsed and rewritten",
+                  pp, up, [V1 + wr + b"\r\n", 0.3, nxt + b"\r\n"], refused + ok_resp("r1"),
+                  wr_out + F1 + b"\r\n" + nxt_out + F1 + b"\r\n")
+        self.case("refused upgrade with a request pipelined behind it: still rewritten",
+                  pp, up, [V1 + wr + b"\r\n" + nxt + b"\r\n"], refused + ok_resp("r1"),
+                  wr_out + F1 + b"\r\n" + nxt_out + F1 + b"\r\n")
+        # Expect: 100-continue, the client waiting for the 100
+        e = req("POST /e HTTP/1.1", "Host: a", "Expect: 100-continue", "Content-Length: 5",
+                "Connection: close")
+        s = open_conn(pp.port)
+        n0 = len(up.conns)
+        try:
+            s.sendall(V1 + e + b"\r\n")
+            first, _ = read_for(s, len(b"HTTP/1.1 100 Continue\r\n\r\n"), 3)
+            s.sendall(b"hello")
+            rest, eof = read_for(s, None, 3)
+        finally:
+            s.close()
+        wait_until(lambda: len(up.conns) > n0 and up.conns[n0].eof.is_set(), 3)
+        got_up = bytes(up.conns[n0].data) if len(up.conns) > n0 else None
+        R.check("Expect: 100-continue: interim 100 relayed, body then final response",
+                first == b"HTTP/1.1 100 Continue\r\n\r\n" and rest == ok_resp("r0") and eof
+                and got_up == e + F1 + b"\r\nhello",
+                (first, rest, eof, show_diff(e + F1 + b"\r\nhello", got_up)))
+        self.case("Expect: 100-continue with the body sent early", pp, up,
+                  [V1 + e + b"\r\nhello"], b"HTTP/1.1 100 Continue\r\n\r\n" + ok_resp("r0"),
+                  e + F1 + b"\r\nhello")
+
+    def test_rejections(self):
+        """Every rejection, on a first request: exact response, upstream
+        never dialled; and after a forwarded request: nothing after the
+        point of rejection reached the upstream."""
+        pp, up = self.pp, self.up
+        H = "Host: a"
+        long_line = "GET /" + "a" * 5000 + " HTTP/1.1"
+        big_head = [H] + ["X-Pad-%d: %s" % (i, "p" * 90) for i in range(50)]
+        cases = [
+            # (name, code, head bytes incl. blank line and anything after)
+            ("CL.TE: Content-Length then Transfer-Encoding", 400,
+             req("POST / HTTP/1.1", H, "Content-Length: 6", "Transfer-Encoding: chunked") +
+             b"\r\n0\r\n\r\nG"),
+            ("TE.CL: Transfer-Encoding then Content-Length", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked", "Content-Length: 3") +
+             b"\r\n8\r\nSMUGGLED\r\n0\r\n\r\n"),
+            ("duplicate Content-Length, different values", 400,
+             req("POST / HTTP/1.1", H, "Content-Length: 5", "Content-Length: 6") + b"\r\nhello!"),
+            ("duplicate Content-Length, same value", 400,
+             req("POST / HTTP/1.1", H, "Content-Length: 5", "content-length: 5") + b"\r\nhello"),
+            ("Content-Length: 5, 5 (list)", 400,
+             req("POST / HTTP/1.1", H, "Content-Length: 5, 5") + b"\r\nhello"),
+            ("Content-Length: +5", 400, req("POST / HTTP/1.1", H, "Content-Length: +5") + b"\r\nhello"),
+            ("Content-Length: -1", 400, req("POST / HTTP/1.1", H, "Content-Length: -1") + b"\r\n"),
+            ("Content-Length: 0x5", 400, req("POST / HTTP/1.1", H, "Content-Length: 0x5") + b"\r\nhello"),
+            ("Content-Length empty", 400, req("POST / HTTP/1.1", H, "Content-Length:") + b"\r\n"),
+            ("Content-Length: 1 2", 400, req("POST / HTTP/1.1", H, "Content-Length: 1 2") + b"\r\n"),
+            ("Content-Length overflowing", 400,
+             req("POST / HTTP/1.1", H, "Content-Length: 184467440737095516160") + b"\r\n"),
+            ("TE.TE: Transfer-Encoding: xchunked", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: xchunked") + b"\r\n0\r\n\r\n"),
+            ("TE.TE: Transfer-Encoding: chunked, identity", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked, identity") + b"\r\n0\r\n\r\n"),
+            ("TE.TE: chunked then a second Transfer-Encoding: x", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked", "Transfer-Encoding: x") +
+             b"\r\n0\r\n\r\n"),
+            ("TE.TE: Transfer-Encoding: identity", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: identity") + b"\r\n"),
+            ("TE.TE: Transfer-Encoding: gzip (final coding not chunked)", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: gzip") + b"\r\n"),
+            ("TE.TE: chunked named twice (one line)", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked, chunked") + b"\r\n0\r\n\r\n"),
+            ("TE.TE: chunked named twice (two lines)", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked", "transfer-encoding: chunked") +
+             b"\r\n0\r\n\r\n"),
+            ("TE.TE: Transfer-Encoding : chunked (space before colon)", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding : chunked") + b"\r\n0\r\n\r\n"),
+            ("TE.TE: obs-fold ' Transfer-Encoding: chunked' line", 400,
+             req("POST / HTTP/1.1", H, "X-A: a", " Transfer-Encoding: chunked") + b"\r\n0\r\n\r\n"),
+            ("Transfer-Encoding in HTTP/1.0", 400,
+             req("POST / HTTP/1.0", "Transfer-Encoding: chunked") + b"\r\n0\r\n\r\n"),
+            ("obs-fold (value continued on SP line)", 400,
+             req("GET / HTTP/1.1", H, "X-A: a", " b") + b"\r\n"),
+            ("obs-fold (HTAB line)", 400, req("GET / HTTP/1.1", H, "X-A: a", "\tb") + b"\r\n"),
+            ("first header line starting with SP", 400, req("GET / HTTP/1.1", " Host: a") + b"\r\n"),
+            ("bare LF line endings", 400, b"GET / HTTP/1.1\nHost: a\n\n"),
+            ("bare LF after one header (mixed)", 400, b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n"),
+            ("bare LF ending the head", 400, b"GET / HTTP/1.1\r\nHost: a\r\n\n"),
+            ("bare CR inside a value", 400, req("GET / HTTP/1.1", H, "X-A: a\rb") + b"\r\n"),
+            ("bare CR in the request line", 400, b"GET /\r HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("NUL in a value", 400, req("GET / HTTP/1.1", H, b"X-A: a\x00b") + b"\r\n"),
+            ("header name not a token (space)", 400, req("GET / HTTP/1.1", H, "X A: b") + b"\r\n"),
+            ("header name not a token (parenthesis)", 400, req("GET / HTTP/1.1", H, "X(A): b") + b"\r\n"),
+            ("header name not a token (@)", 400, req("GET / HTTP/1.1", H, "X@A: b") + b"\r\n"),
+            ("empty header name", 400, req("GET / HTTP/1.1", H, ": b") + b"\r\n"),
+            ("header line without a colon", 400, req("GET / HTTP/1.1", H, "NoColon") + b"\r\n"),
+            ("space between name and colon (Host : a)", 400, req("GET / HTTP/1.1", "Host : a") + b"\r\n"),
+            ("tab between name and colon", 400, req("GET / HTTP/1.1", H, "X-A\t: b") + b"\r\n"),
+            ("HTTP/1.1 without Host", 400, req("GET / HTTP/1.1", "User-Agent: x") + b"\r\n"),
+            ("HTTP/1.1 with two Host lines", 400, req("GET / HTTP/1.1", H, "host: b") + b"\r\n"),
+            ("request line with two spaces", 400, b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("request line with a trailing word", 400, b"GET / HTTP/1.1 x\r\nHost: a\r\n\r\n"),
+            ("HTTP/0.9 request line", 400, b"GET /\r\n\r\n"),
+            ("bad protocol name", 400, b"GET / HTTX/1.1\r\nHost: a\r\n\r\n"),
+            ("lower-case method", 400, b"get / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("Connection: X-Forwarded-For", 400,
+             req("GET / HTTP/1.1", H, "Connection: X-Forwarded-For") + b"\r\n"),
+            ("Connection: keep-alive, x-real-ip", 400,
+             req("GET / HTTP/1.1", H, "Connection: keep-alive, x-real-ip") + b"\r\n"),
+            ("Connection: Forwarded", 400, req("GET / HTTP/1.1", H, "Connection: Forwarded") + b"\r\n"),
+            ("Connection: x-forwarded-proto (second Connection line)", 400,
+             req("GET / HTTP/1.1", H, "Connection: keep-alive", "Connection: x-forwarded-proto") + b"\r\n"),
+            ("Connection: X-Forwarded-Port", 400,
+             req("GET / HTTP/1.1", H, "Connection: X-Forwarded-Port") + b"\r\n"),
+            ("unknown method QUERY", 501, req("QUERY / HTTP/1.1", H) + b"\r\n"),
+            ("unknown method FOO", 501, req("FOO / HTTP/1.1", H) + b"\r\n"),
+            ("CONNECT", 501, req("CONNECT a.example:443 HTTP/1.1", "Host: a.example:443") + b"\r\n"),
+            ("Transfer-Encoding: br, chunked", 501,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: br, chunked") + b"\r\n0\r\n\r\n"),
+            ("Transfer-Encoding: identity, chunked", 501,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: identity, chunked") + b"\r\n0\r\n\r\n"),
+            ("HTTP/1.2", 505, req("GET / HTTP/1.2", H) + b"\r\n"),
+            ("HTTP/2.0 request line", 505, req("GET / HTTP/2.0", H) + b"\r\n"),
+            ("HTTP/3.0", 505, req("GET / HTTP/3.0", H) + b"\r\n"),
+            ("HTTP/2 prior-knowledge preface", 505,
+             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00"),
+            ("request line longer than --max-request-head (no end sent)", 414,
+             long_line.encode()),
+            ("request line longer than --max-request-head", 414, req(long_line, H) + b"\r\n"),
+            ("head longer than --max-request-head", 431, req("GET / HTTP/1.1", *big_head) + b"\r\n"),
+        ]
+        self.rejection_cases = cases
+        for name, code, data in cases:
+            self.case("reject %d, first request: %s" % (code, name), pp, up,
+                      [V1 + data], err(code), None)
+        # after one good request, waiting for its response: the rejection's
+        # response follows, the upstream has only the first request
+        g = req("GET /ok HTTP/1.1", H, "X-Forwarded-For: 6.6.6.6")
+        g_out = req("GET /ok HTTP/1.1", H) + F1 + b"\r\n"
+        for name, code, data in cases:
+            if code in (414, 431) and b"\r\n\r\n" not in data:
+                continue
+            self.case("reject %d, second request: %s" % (code, name), pp, up,
+                      [V1 + g + b"\r\n", 0.2, data + b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"],
+                      ok_resp("r0") + err(code), g_out)
+        # pipelined behind a slow request: no error response, the pending one finishes
+        s = req("GET /slow HTTP/1.1", H)
+        for name, code, data in [cases[0], cases[1], cases[11], ("HTTP/1.2", 505,
+                                 req("GET / HTTP/1.2", H) + b"\r\n")]:
+            self.case("pending response finished, then closed without %d: %s" % (code, name),
+                      pp, up, [V1 + s + b"\r\n" + data], ok_resp("slow"),
+                      s + F1 + b"\r\n")
+        # a head that fits exactly is accepted (the limit is not off by much)
+        pad = "X-P: " + "q" * (4096 - len(req("GET / HTTP/1.1", H, "Connection: close")) - 2 - 200)
+        fit = req("GET / HTTP/1.1", H, pad, "Connection: close")
+        self.case("head of %d bytes under --max-request-head 4096 accepted" % (len(fit) + 2),
+                  pp, up, [V1 + fit + b"\r\n"], ok_resp("r0"), fit + F1 + b"\r\n")
+
+    def test_bodies_and_upstream(self):
+        pp, up = self.pp, self.up
+        H = "Host: a"
+        c = req("POST /c HTTP/1.1", H, "Transfer-Encoding: chunked")
+        # bad chunk size mid-body: both sides closed, no response
+        n0 = len(up.conns)
+        data, eof, _ = talk(pp.port, [V1 + c + b"\r\n5\r\nhello\r\n", 0.3,
+                                      b"zz\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"],
+                            timeout=3)
+        wait_until(lambda: len(up.conns) > n0 and up.conns[n0].eof.is_set(), 3)
+        got = bytes(up.conns[n0].data) if len(up.conns) > n0 else b""
+        full = c + F1 + b"\r\n5\r\nhello\r\n"
+        R.check("bad chunk size mid-body: no response, both sides closed, nothing after it "
+                "forwarded", data == b"" and eof and len(up.conns) > n0 and
+                up.conns[n0].eof.is_set() and full.startswith(got) and len(got) >= len(c),
+                (data, eof, got))
+        n0 = len(up.conns)
+        data, eof, _ = talk(pp.port, [V1 + c + b"\r\n5\r\nhelloXX3\r\nabc\r\n0\r\n\r\n"],
+                            timeout=3)
+        wait_until(lambda: len(up.conns) > n0 and up.conns[n0].eof.is_set(), 3)
+        got = bytes(up.conns[n0].data) if len(up.conns) > n0 else b""
+        R.check("chunk data not followed by CRLF: no response, both sides closed",
+                data == b"" and eof and b"XX" not in got and b"abc" not in got, (data, eof, got))
+        # upstream closing early
+        cl = req("GET /close HTTP/1.1", H)
+        self.case("upstream closes without a response -> 502", pp, up,
+                  [V1 + cl + b"\r\n"], err(502), cl + F1 + b"\r\n")
+        g = req("GET /ok HTTP/1.1", H)
+        self.case("upstream closes without answering the second request -> response 1, then 502",
+                  pp, up, [V1 + g + b"\r\n", 0.2, cl + b"\r\n"], ok_resp("r0") + err(502),
+                  g + F1 + b"\r\n" + cl + F1 + b"\r\n")
+        self.raw_responses["malformed"] = [b"HTTP/1.1 2x0 Nope\r\n\r\n", CLOSE]
+        self.raw_responses["garbage"] = [b"SSH-2.0-OpenSSH\r\n", CLOSE]
+        for kind in ("malformed", "garbage"):
+            m = req("GET /raw/%s HTTP/1.1" % kind, H)
+            self.case("upstream sends a %s response -> 502" % kind, pp, up,
+                      [V1 + m + b"\r\n"], err(502), m + F1 + b"\r\n")
+        # upstream down
+        dead = free_port()
+        pd = PP(self, "dead", dead, ["--trusted", "127.0.0.1"], v6=False)
+        data, eof, t = talk(pd.port, [V1 + g + b"\r\n"], timeout=5)
+        R.check("upstream unreachable -> 502 at once", data == err(502) and eof and t < 2,
+                (data, eof, t))
+        data, eof, t = talk(pd.port, [V1 + b"GET / HT"], timeout=1.0)
+        R.check("upstream unreachable: an incomplete head gets no 502 (upstream dialled only "
+                "after a complete head)", data == b"" and not eof, (data, eof))
+
+    def test_timeouts(self):
+        up = self.upstream(lambda c, i, h, b: (
+            None if b"/silent" in h.split(b"\r\n")[0] else
+            [b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab", 0.6, b"cd", 0.6, b"ef"]
+            if b"/drip" in h.split(b"\r\n")[0] else ok_resp("r%d" % i)))
+        pt = PP(self, "timeouts", up.port,
+                ["--trusted", "127.0.0.1", "--request-timeout", "600",
+                 "--response-timeout", "800", "--idle-timeout", "1000"], v6=False)
+        H = "Host: a"
+        self.case("408: head not complete within --request-timeout 600", pt, up,
+                  [V1 + b"GET / HTTP/1.1\r\nHo"], err(408), None, timeout=4, took=(0.5, 1.5))
+        drip = V1 + req("GET /slowloris HTTP/1.1", H, "X-A: 1", "X-B: 2", "X-C: 3", "X-D: 4") + b"\r\n"
+        steps = []
+        for i in range(0, len(drip), 8):
+            steps += [drip[i:i + 8], 0.1]
+        self.case("408: a head trickled byte groups every 100 ms still ends at 600 ms from its "
+                  "first byte", pt, up, steps, err(408), None, timeout=4, took=(0.5, 1.6))
+        self.case("504: upstream silent past --response-timeout 800", pt, up,
+                  [V1 + req("GET /silent HTTP/1.1", H) + b"\r\n"], err(504),
+                  req("GET /silent HTTP/1.1", H) + F1 + b"\r\n", timeout=4, took=(0.7, 1.8))
+        g = req("GET /ok HTTP/1.1", H)
+        self.case("idle: keep-alive connection closed after --idle-timeout 1000, no bytes", pt, up,
+                  [V1 + g + b"\r\n"], ok_resp("r0"), g + F1 + b"\r\n", timeout=4,
+                  took=(0.9, 2.0))
+        self.case("idle: PROXY header then silence -> closed after the idle timeout", pt, up,
+                  [V1], b"", None, timeout=4, took=(0.9, 2.0))
+        b = req("POST /body HTTP/1.1", H, "Content-Length: 6", "Connection: close")
+        self.case("a body trickling over 1.8 s (past request and idle timeouts) still "
+                  "goes through", pt, up,
+                  [V1 + b + b"\r\n", 0.3, b"a", 0.3, b"b", 0.3, b"c", 0.3, b"d", 0.3, b"e",
+                   0.3, b"f"], ok_resp("r0"), b + F1 + b"\r\nabcdef", timeout=5)
+        d = req("GET /drip HTTP/1.1", H, "Connection: close")
+        self.case("a response body dripping over 1.2 s (past the response timeout) relayed "
+                  "whole", pt, up, [V1 + d + b"\r\n"],
+                  b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef", d + F1 + b"\r\n",
+                  timeout=5)
+        # connect timeout: a listener whose backlog is full never completes a connect
+        full = socket.socket()
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        fport = full.getsockname()[1]
+        fillers = []
+        for _ in range(2):
+            f = socket.socket()
+            f.setblocking(False)
+            try:
+                f.connect(("127.0.0.1", fport))
+            except BlockingIOError:
+                pass
+            fillers.append(f)
+        time.sleep(0.2)
+        pc = PP(self, "conntimeout", fport, ["--trusted", "127.0.0.1",
+                                             "--connect-timeout", "700"], v6=False)
+        data, eof, t = talk(pc.port, [V1 + g + b"\r\n"], timeout=5)
+        R.check("504: upstream connect past --connect-timeout 700 (%.2f s)" % t,
+                data == err(504) and eof and 0.6 <= t <= 2.0, (data, eof, t))
+        for f in fillers:
+            f.close()
+        full.close()
+
+    def test_logs(self):
+        up = self.upstream()
+        for fmt in ("text", "json"):
+            pl = PP(self, "log" + fmt, up.port, ["--trusted", "127.0.0.1"],
+                    json_log=(fmt == "json"), v6=False)
+            long_target = "/" + "t" * 400
+            s = [V1 + req("POST /a?q=1 HTTP/1.1", "Host: a", "Content-Length: 5") + b"\r\nhello" +
+                 req("GET %s HTTP/1.1" % long_target, "Host: a") + b"\r\n" +
+                 req("GET / HTTP/1.2", "Host: a") + b"\r\n"]
+            data, eof, _ = talk(pl.port, s, timeout=3)
+            keys = ["time", "client", "peer", "method", "target", "version", "status",
+                    "req_body_bytes", "resp_body_bytes", "duration_ms", "outcome"]
+
+            def reqs():
+                return [e for e in pl.log.entries() if "method" in e]
+            wait_until(lambda: len(reqs()) >= 3, 3)
+            es = reqs()
+            R.check("log %s: one line per request (3), each with every key" % fmt,
+                    len(es) == 3 and all(all(k in e for k in keys) for e in es),
+                    (es, pl.log.raw_lines()))
+            if len(es) < 3:
+                continue
+            a, b, c = es[0], es[1], es[2]
+            R.check("log %s: first request's values" % fmt,
+                    a["client"] == "203.0.113.7" and a["peer"].startswith("127.0.0.1")
+                    and a["method"] == "POST" and a["target"] == "/a?q=1"
+                    and "1.1" in str(a["version"]) and str(a["status"]) == "200"
+                    and str(a["req_body_bytes"]) == "5" and str(a["resp_body_bytes"]) == "2"
+                    and str(a["duration_ms"]).replace(".", "").isdigit()
+                    and a["outcome"] == "ok", a)
+            R.check("log %s: target cut at 256 bytes" % fmt,
+                    len(b["target"]) <= 256 and long_target.startswith(b["target"])
+                    and len(b["target"]) >= 200, b["target"])
+            R.check("log %s: rejected request logged with its status and reason" % fmt,
+                    str(c["status"]) == "505" and c["outcome"] not in ("ok", "", "-"), c)
+            conn = [e for e in pl.log.entries() if "method" not in e]
+            R.check("log %s: the connection's own closing line stays" % fmt, len(conn) >= 1,
+                    pl.log.raw_lines())
+
+    def test_send_proxy(self):
+        for mode in ("v1", "v2"):
+            up = self.upstream(pp=True)
+            ps = PP(self, "send" + mode, up.port, ["--trusted", "127.0.0.1",
+                                                    "--send-proxy", mode], v6=False)
+            hdr = v2_header(("192.0.2.5", 5000), ("192.0.2.1", 8080))
+            g = req("GET /sp HTTP/1.1", "Host: a", "X-Real-IP: 6.6.6.6")
+            c = req("GET /sp2 HTTP/1.1", "Host: a", "Connection: close")
+            f = fwd("192.0.2.5", 8080)
+            want_pp = (v1_header(("192.0.2.5", 5000), ("192.0.2.1", 8080)) if mode == "v1"
+                       else hdr)
+            self.case("--send-proxy %s with --mode http: header first, then rewritten requests"
+                      % mode, ps, up, [hdr + g + b"\r\n" + c + b"\r\n"],
+                      ok_resp("r0") + ok_resp("r1"),
+                      req("GET /sp HTTP/1.1", "Host: a") + f + b"\r\n" + c + f + b"\r\n",
+                      want_pp=want_pp)
+
+    # -- real peers ----------------------------------------------------
+    def test_real_peers(self):
+        ng = free_port()
+        ncfg = self.path("nginx_http_backend.conf")
+        ntmp = self.path("nginx_prefix")
+        os.makedirs(os.path.join(ntmp, "logs"), exist_ok=True)
+        with open(ncfg, "w") as f:
+            f.write("""daemon off;
+master_process off;
+worker_processes 1;
+pid {t}/nginx.pid;
+error_log {t}/error.log info;
+events {{ worker_connections 512; }}
+http {{
+    log_format fwd 'NGINX xff="$http_x_forwarded_for" xri="$http_x_real_ip" fwd="$http_forwarded" xfp="$http_x_forwarded_proto" xfport="$http_x_forwarded_port" upgrade="$http_upgrade" h2s="$http_http2_settings" req="$request"';
+    access_log {t}/access.log fwd;
+    client_body_temp_path {t}/body;
+    proxy_temp_path {t}/proxy;
+    fastcgi_temp_path {t}/fastcgi;
+    uwsgi_temp_path {t}/uwsgi;
+    scgi_temp_path {t}/scgi;
+    keepalive_requests 1000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type text/plain;
+            return 200 "xff=$http_x_forwarded_for xri=$http_x_real_ip fwd=$http_forwarded xfp=$http_x_forwarded_proto xfport=$http_x_forwarded_port upgrade=$http_upgrade\\n";
+        }}
+    }}
+}}
+""".format(t=ntmp, port=ng))
+        np_ = self.procs.start("nginx_backend", ["nginx", "-p", ntmp, "-e", "stderr", "-c", ncfg])
+        ws_up = self.upstream(lambda c, i, h, b: (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + base64.b64encode(hashlib.sha1(
+                [l for l in h.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key:")][0]
+                .split(b":", 1)[1].strip() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            + b"\r\n\r\n"))
+        pn = PP(self, "to_nginx", ng, ["--trusted", "127.0.0.1"], v6=False)
+        pw = PP(self, "to_ws", ws_up.port, ["--trusted", "127.0.0.1"], v6=False)
+        hp, hw = free_port(), free_port()
+        hcfg = self.path("haproxy_front.cfg")
+        with open(hcfg, "w") as f:
+            f.write("""global
+    nbthread 1
+    pidfile {t}/haproxy_front.pid
+defaults
+    mode tcp
+    timeout connect 3s
+    timeout client 30s
+    timeout server 30s
+    timeout tunnel 30s
+frontend fe_nginx
+    bind 127.0.0.1:{hp}
+    bind [::1]:{hp}
+    default_backend be_nginx
+backend be_nginx
+    server s 127.0.0.1:{pn} send-proxy-v2
+frontend fe_ws
+    bind 127.0.0.1:{hw}
+    default_backend be_ws
+backend be_ws
+    server s 127.0.0.1:{pw} send-proxy-v2
+""".format(t=self.tmp, hp=hp, hw=hw, pn=pn.port, pw=pw.port))
+        hproc = self.procs.start("haproxy_front", ["haproxy", "-db", "-f", hcfg])
+        ok = all(wait_listening(p, proc) for p, proc in ((ng, np_), (hp, hproc), (hw, hproc)))
+        if not R.check("real peers: nginx backend and haproxy front started", ok,
+                       open(self.path("nginx_backend.err")).read() +
+                       open(self.path("haproxy_front.err")).read()):
+            return
+        alog = os.path.join(ntmp, "access.log")
+
+        def curl(*args):
+            r = subprocess.run(["curl", "-sS", "--max-time", "10"] + list(args),
+                               capture_output=True, timeout=15)
+            return r.returncode, r.stdout.decode("latin-1"), r.stderr.decode("latin-1")
+        rc, out, e = curl("--interface", "127.0.0.5", "-H", "X-Forwarded-For: 6.6.6.6",
+                          "-H", "X-Real-IP: 6.6.6.6", "-H", "Forwarded: for=6.6.6.6",
+                          "-H", "X-Forwarded-Proto: https",
+                          "http://127.0.0.1:%d/a" % hp)
+        want = ("xff=127.0.0.5 xri=127.0.0.5 fwd=for=127.0.0.5;proto=http xfp=http "
+                "xfport=%d upgrade=\n" % hp)
+        R.check("curl -> haproxy send-proxy-v2 -> ppproxy http -> nginx: spoofed headers "
+                "replaced by the real client", rc == 0 and out == want, (rc, out, want, e))
+        rc, out, e = curl("-g", "http://[::1]:%d/b" % hp)
+        want = 'xff=::1 xri=::1 fwd=for="[::1]";proto=http xfp=http xfport=%d upgrade=\n' % hp
+        R.check("curl over IPv6 through haproxy: nginx sees ::1 and for=\"[::1]\"",
+                rc == 0 and out == want, (rc, out, want, e))
+        rc, out, e = curl("--http2", "--interface", "127.0.0.6", "-w", "%{http_version}",
+                          "http://127.0.0.1:%d/h2c" % hp)
+        want = ("xff=127.0.0.6 xri=127.0.0.6 fwd=for=127.0.0.6;proto=http xfp=http "
+                "xfport=%d upgrade=\n1.1" % hp)
+        R.check("curl --http2 over http: h2c upgrade stripped, answered as HTTP/1.1",
+                rc == 0 and out == want, (rc, out, want, e))
+        line = wait_until(lambda: [l for l in open(alog).read().splitlines()
+                                   if "/h2c" in l], 3)
+        R.check("nginx log: the h2c request arrived without Upgrade and HTTP2-Settings",
+                bool(line) and 'upgrade="-"' in line[0] and 'h2s="-"' in line[0]
+                and 'xff="127.0.0.6"' in line[0], line)
+        rc, out, e = curl("--interface", "127.0.0.7", "http://127.0.0.1:%d/k1" % hp,
+                          "http://127.0.0.1:%d/k2" % hp, "http://127.0.0.1:%d/k3" % hp)
+        lines = wait_until(lambda: [l for l in open(alog).read().splitlines()
+                                    if "/k" in l and 'xff="127.0.0.7"' in l
+                                    and 'xri="127.0.0.7"' in l
+                                    and 'fwd="for=127.0.0.7;proto=http"' in l], 3)
+        R.check("curl keep-alive, 3 requests on one connection: nginx logged the client "
+                "on each", rc == 0 and out.count("xff=127.0.0.7 ") == 3 and len(lines or []) == 3,
+                (rc, out, lines))
+        # WebSocket through haproxy -> ppproxy -> a Python server answering 101 then echoing
+        key = base64.b64encode(os.urandom(16))
+        s = open_conn(hw)
+        try:
+            s.sendall(b"GET /chat HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Key: " + key +
+                      b"\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n")
+            d = b""
+            end = time.monotonic() + 5
+            while b"\r\n\r\n" not in d and time.monotonic() < end:
+                d += s.recv(4096)
+            accept = base64.b64encode(hashlib.sha1(
+                key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            mask = os.urandom(4)
+            payload = b"hello through ppproxy"
+            frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+                b ^ mask[i % 4] for i, b in enumerate(payload))
+            s.sendall(frame)
+            echo, _ = read_for(s, len(frame), 3)
+            s.sendall(b"\x88\x80" + mask)
+        finally:
+            s.close()
+        heads = ws_up.conns[-1].heads if ws_up.conns else []
+        R.check("WebSocket through haproxy and ppproxy: 101 with the right accept, frames "
+                "echoed, server saw the real client",
+                d.startswith(b"HTTP/1.1 101 ") and (b"Sec-WebSocket-Accept: " + accept) in d
+                and echo == frame and bool(heads) and b"\r\nX-Forwarded-For: 127.0.0.1\r\n"
+                in heads[0] and b"6.6.6.6" not in heads[0], (d, echo, heads))
+        self.procs.stop(hproc)
+        self.procs.stop(np_)
+
+    def test_many(self):
+        """1 000 concurrent keep-alive connections x 20 requests, random
+        bodies whose SHA-256 the upstream checks."""
+        recfile = self.path("bigup.json")
+        port = free_port()
+        p = self.procs.start("bigup", [sys.executable, os.path.abspath(__file__), "bigup",
+                                       str(port), recfile])
+        if not wait_listening(port, p):
+            R.check("1000 connections: upstream started", False)
+            return
+        pm = PP(self, "many", port, ["--trusted", "127.0.0.1", "--max-conns", "5000"], v6=False)
+        N, K = 1000, 20
+        t0 = time.monotonic()
+        results = asyncio.run(many_clients(pm.port, N, K))
+        took = time.monotonic() - t0
+        good = sum(1 for r in results if r is True)
+        errors = [r for r in results if r is not True][:5]
+        R.check("1000 concurrent keep-alive connections x 20 requests, random bodies: all "
+                "20000 answered with the checksum the upstream computed (%.1f s)" % took,
+                good == N, errors)
+        self.procs.stop(p, signal.SIGINT)
+        try:
+            with open(recfile) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            st = {}
+        R.check("1000 connections: the upstream verified 20000 bodies and clients, no mismatch",
+                st.get("ok") == N * K and st.get("bad") == 0 and st.get("conns") == N, st)
+
+    # -- driver --------------------------------------------------------
+    def run(self):
+        steps = [self.test_cli, self.start_main, self.test_clients, self.test_untrusted,
+                 self.test_spoofed, self.test_chains, self.test_keepalive,
+                 self.test_responses, self.test_upgrades, self.test_rejections,
+                 self.test_bodies_and_upstream, self.test_send_proxy, self.test_logs,
+                 self.test_timeouts, self.test_real_peers, self.test_many]
+        only = os.environ.get("PPHTTP_ONLY")
+        for step in steps:
+            if only and step.__name__ not in only.split(",") and step != self.start_main:
+                continue
+            t0 = time.monotonic()
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 - one failed step, go on
+                R.check("%s completes" % step.__name__, False, repr(e))
+            print("     (%s: %.1f s)" % (step.__name__, time.monotonic() - t0), flush=True)
+
+
+# ----------------------------------------------------------------------
+# The 1 000-connection test: clients (asyncio, in the test process) and the
+# checksum-verifying upstream (its own process, so both cores are used)
+
+
+async def one_client(port, i, k):
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port, limit=1 << 20), 30)
+    except (OSError, asyncio.TimeoutError) as e:
+        return "connect %d: %r" % (i, e)
+    ip = "10.%d.%d.1" % (i >> 8, i & 255)
+    try:
+        writer.write(v2_header((ip, 1000 + i), ("192.0.2.1", 443)))
+        rnd = random.Random(i)
+        for j in range(k):
+            body = rnd.randbytes(rnd.randrange(0, 3000))
+            sumh = hashlib.sha256(body).hexdigest()
+            if j % 3 == 2:  # chunked
+                mid = len(body) // 2
+                parts = [body[:mid], body[mid:]]
+                enc = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts if p) + b"0\r\n\r\n"
+                writer.write(b"POST /m/%d/%d HTTP/1.1\r\nHost: m\r\nX-Sum: %s\r\n"
+                             b"X-Forwarded-For: 6.6.6.6\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             % (i, j, sumh.encode()) + enc)
+            else:
+                writer.write(b"POST /m/%d/%d HTTP/1.1\r\nHost: m\r\nX-Sum: %s\r\n"
+                             b"Content-Length: %d\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n"
+                             % (i, j, sumh.encode(), len(body)) + body)
+            await writer.drain()
+            h = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+            n = int(h.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            b = await asyncio.wait_for(reader.readexactly(n), 60)
+            want = ("%s %s" % (ip, sumh)).encode()
+            if not h.startswith(b"HTTP/1.1 200 ") or b != want:
+                return "conn %d req %d: %r %r" % (i, j, h[:40], b)
+        return True
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError,
+            IndexError) as e:
+        return "conn %d: %r" % (i, e)
+    finally:
+        writer.close()
+
+
+async def many_clients(port, n, k):
+    sem = asyncio.Semaphore(n)
+
+    async def run(i):
+        async with sem:
+            return await one_client(port, i, k)
+    # all n are opened concurrently; connecting is spread a little
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.ensure_future(run(i)))
+        if i % 100 == 99:
+            await asyncio.sleep(0.01)
+    return await asyncio.gather(*tasks)
+
+
+def bigup_main(port, recfile):
+    stats = {"ok": 0, "bad": 0, "conns": 0, "bad_examples": []}
+
+    async def handle(reader, writer):
+        stats["conns"] += 1
+        try:
+            while True:
+                try:
+                    h = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    break
+                fields = {}
+                for line in h.split(b"\r\n")[1:]:
+                    if b":" in line:
+                        k, v = line.split(b":", 1)
+                        fields.setdefault(k.strip().lower(), []).append(v.strip())
+                if b"content-length" in fields:
+                    body = await reader.readexactly(int(fields[b"content-length"][0]))
+                else:
+                    body = b""
+                    while True:
+                        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                        if size == 0:
+                            while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                                pass
+                            break
+                        body += (await reader.readexactly(size + 2))[:-2]
+                sumh = hashlib.sha256(body).hexdigest().encode()
+                xff = fields.get(b"x-forwarded-for", [b""])
+                if fields.get(b"x-sum") == [sumh] and len(xff) == 1 and xff[0].startswith(b"10."):
+                    stats["ok"] += 1
+                else:
+                    stats["bad"] += 1
+                    if len(stats["bad_examples"]) < 3:
+                        stats["bad_examples"].append(h.decode("latin-1"))
+                out = xff[0] + b" " + sumh
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(out) + out)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve():
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096,
+                                            limit=1 << 20)
+        async with server:
+            await server.serve_forever()
+
+    def dump(*_):
+        with open(recfile, "w") as f:
+            json.dump(stats, f)
+        os._exit(0)
+    signal.signal(signal.SIGINT, dump)
+    signal.signal(signal.SIGTERM, dump)
+    asyncio.run(serve())
+
+
+def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "bigup":
+        bigup_main(int(sys.argv[2]), sys.argv[3])
+        return 0
+    if len(sys.argv) != 2:
+        print("usage: httptest.py BUILD_DIR", file=sys.stderr)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    if not os.access(os.path.join(build, "examples", "ppproxy"), os.X_OK):
+        print("no ppproxy in %s/examples" % build, file=sys.stderr)
+        return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    tmp = tempfile.mkdtemp(prefix="pphttp.")
+    suite = Suite(build, tmp)
+
+    def on_signal(signum, frame):
+        raise SystemExit(1)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        suite.run()
+    finally:
+        suite.procs.stop_all()
+        for u in suite.ups:
+            u.close()
+        if R.failed == 0 and not os.environ.get("PPTEST_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("logs kept in %s" % tmp)
+    if R.failures:
+        print("failed: " + "; ".join(R.failures))
+    print("%d passed, %d failed" % (R.passed, R.failed))
+    return 0 if R.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
