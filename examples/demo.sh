@@ -51,7 +51,7 @@ else
     meson setup "$build" "$top" -Dhttp=enabled >/dev/null
 fi
 ninja -C "$build" >/dev/null || fail "build failed (run: ninja -C $build)"
-ppproxy=$build/examples/ppproxy
+ppproxy=$build/examples/ppproxy/ppproxy
 [ -x "$ppproxy" ] || fail "no $ppproxy"
 note "built libpphdr, examples/ppdump and examples/ppproxy (with its http mode)"
 

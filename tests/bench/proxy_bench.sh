@@ -28,7 +28,7 @@ threads=${2:-1}
 secs=${BENCH_SECONDS:-3}
 rounds=${BENCH_ROUNDS:-3}
 bulk_bytes=$(( ${BENCH_BULK_MB:-2048} * 1024 * 1024 ))
-ppproxy=$build/examples/ppproxy
+ppproxy=$build/examples/ppproxy/ppproxy
 [ -x "$ppproxy" ] || { echo "no $ppproxy"; exit 1; }
 command -v haproxy >/dev/null || { echo "haproxy is needed"; exit 1; }
 

@@ -415,7 +415,7 @@ http {{
 class Suite:
     def __init__(self, build, tmp):
         self.tmp = tmp
-        self.bin = os.path.join(build, "examples", "ppproxy")
+        self.bin = os.path.join(build, "examples", "ppproxy", "ppproxy")
         self.procs = Procs(tmp)
 
     # -- helpers -------------------------------------------------------
@@ -1165,7 +1165,7 @@ def main():
         print("usage: proxytest.py BUILD_DIR", file=sys.stderr)
         return 2
     build = os.path.abspath(sys.argv[1])
-    if not os.access(os.path.join(build, "examples", "ppproxy"), os.X_OK):
+    if not os.access(os.path.join(build, "examples", "ppproxy", "ppproxy"), os.X_OK):
         print("no ppproxy in %s/examples" % build, file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="pptest.")
