@@ -31,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
 secs=${BENCH_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-3}
-ppproxy=$build/examples/ppproxy
+ppproxy=$build/examples/ppproxy/ppproxy
 [ -x "$ppproxy" ] || { echo "no $ppproxy"; exit 1; }
 command -v haproxy >/dev/null || { echo "haproxy is needed"; exit 1; }
 command -v taskset >/dev/null || { echo "taskset is needed"; exit 1; }
