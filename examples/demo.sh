@@ -308,10 +308,10 @@ show "$work/backend.out"
 grep -qx 'backend got /whoami X-Forwarded-For: 203.0.113.7' "$work/backend.out" ||
     fail "the backend did not get X-Forwarded-For: 203.0.113.7 alone"
 [ "$reply" = "you are 203.0.113.7" ] || fail "the spoofed 6.6.6.6 got through: $reply"
-wait_lines "$work/ppproxy-http.log" 1 || fail "no request log line in http mode"
+wait_lines "$work/ppproxy-http.log" 2 || fail "no request and connection log lines in http mode"
 note "ppproxy logged (one line per request, then the connection's line):"
 show "$work/ppproxy-http.log"
-grep -q 'client=203.0.113.7 .*method=GET .*status=200' "$work/ppproxy-http.log" ||
+grep -q 'client=203.0.113.7 .*method="GET" .*status=200 .*outcome=ok' "$work/ppproxy-http.log" ||
     fail "expected a request log line for client 203.0.113.7, GET, status 200"
 note "the spoofed X-Forwarded-For: 6.6.6.6 was dropped; the backend saw 203.0.113.7"
 
