@@ -141,12 +141,12 @@ run() { # run NAME PORT PID LOAD: one measurement, appended to the tables
     n=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i - 1) }' <<<"$out")
     rate[$name.$load]+=" $n"
     cpu[$name.$load]+=" $(awk -v t=$((t1 - t0)) -v hz="$hz" -v r="$reqs" \
-        'BEGIN { printf "%.2f", r > 0 ? t * 1e6 / hz / r : 0 }')"
+        'BEGIN { printf "%.2f", (r > 0 ? t * 1e6 / hz / r : 0) }')"
     use[$name.$load]+=" $(awk -v t=$((t1 - t0)) -v hz="$hz" -v s="$secs" \
         'BEGIN { printf "%.0f", 100 * t / hz / s }')"
     # busy share of the load CPU (load generator, backend, and anything else)
     loadcpu[$name.$load]+=" $(awk -v a="$l0" -v b="$l1" 'BEGIN { split(a, x, " ");
-        split(b, y, " "); d = y[2] - x[2]; printf "%.0f", d > 0 ? 100 * (y[1] - x[1]) / d : 0 }')"
+        split(b, y, " "); d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0) }')"
     echo "  round $round, $name, $load: $out; proxy CPU" \
         "$(awk -v t=$((t1 - t0)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.0f", 100 * t / hz / s }')%," \
         "load CPU busy ${loadcpu[$name.$load]##* }%"
