@@ -765,6 +765,76 @@ class Suite:
                   pp, up, [V1 + t + b"\r\n" + b"0\r\n\r\n" + r6 + b"\r\n"],
                   ok_resp("r0") + ok_resp("r1"), t + F1 + b"\r\n0\r\n\r\n" + r6 + F1 + b"\r\n")
 
+    def test_forms(self):
+        """Request forms that must pass byte for byte; bodies in later reads;
+        large bodies both ways."""
+        pp, up = self.pp, self.up
+        H = "Host: a"
+        c = "Connection: close"
+        forms = [
+            ("absolute-form target", req("GET http://a.example/x?y HTTP/1.1", "Host: a.example", c)),
+            ("OPTIONS *", req("OPTIONS * HTTP/1.1", H, c)),
+            ("obs-text (UTF-8) in a value", req("GET / HTTP/1.1", H, b"X-Name: caf\xc3\xa9", c)),
+            ("trailing spaces and tabs in values, no space after the colon",
+             req("GET / HTTP/1.1", "Host:a   ", "X-A:\tv \t", c)),
+            ("100 header lines", req("GET / HTTP/1.1", H, *["X-H%d: %d" % (i, i) for i in range(100)],
+                                     c)),
+            ("lower-case transfer-encoding: chunked with upper-case hex sizes",
+             req("POST / HTTP/1.1", H, "transfer-encoding: chunked", c) + b"\r\nA\r\n0123456789\r\n"
+             b"0\r\n"),
+            ("chunk size with leading zeros", req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked", c) +
+             b"\r\n0003\r\nabc\r\n0\r\n"),
+            ("Content-Length: 0", req("POST / HTTP/1.1", H, "Content-Length: 0", c)),
+            ("Content-Length with leading zeros", req("POST / HTTP/1.1", H, "Content-Length: 003", c) +
+             b"\r\nabc"),
+        ]
+        for name, data in forms:
+            if b"\r\n\r\n" in data or data.endswith(b"0\r\n"):
+                # a body follows the head: split where the head ends
+                h, _, rest = data.partition(b"\r\n\r\n")
+                h += b"\r\n"
+                rest = rest + (b"\r\n" if data.endswith(b"0\r\n") else b"")
+            else:
+                h, rest = data, b""
+            self.case("passes byte for byte: " + name, pp, up,
+                      [V1 + h + b"\r\n" + rest], ok_resp("r0"), h + F1 + b"\r\n" + rest)
+        # a body that comes in a later read than its head
+        p1 = req("POST /late HTTP/1.1", H, "Content-Length: 5")
+        last = req("GET /end HTTP/1.1", H, c)
+        self.case("Content-Length body arriving 0.3 s after its head", pp, up,
+                  [V1 + p1 + b"\r\n", 0.3, b"hel", 0.1, b"lo" + last + b"\r\n"],
+                  ok_resp("r0") + ok_resp("r1"), p1 + F1 + b"\r\nhello" + last + F1 + b"\r\n")
+        p2 = req("POST /late HTTP/1.1", H, "Transfer-Encoding: chunked")
+        self.case("chunked body arriving in pieces after its head", pp, up,
+                  [V1 + p2 + b"\r\n", 0.2, b"5\r\nhel", 0.1, b"lo\r\n0\r", 0.1,
+                   b"\n\r\n" + last + b"\r\n"],
+                  ok_resp("r0") + ok_resp("r1"),
+                  p2 + F1 + b"\r\n5\r\nhello\r\n0\r\n\r\n" + last + F1 + b"\r\n")
+        # large bodies: 2 MiB up (Content-Length and chunked), 3 MiB down
+        blob = random.Random(7).randbytes(2 << 20)
+        p3 = req("PUT /big HTTP/1.1", H, "Content-Length: %d" % len(blob))
+        enc = b"".join(b"%x\r\n%s\r\n" % (len(blob[i:i + 100000]), blob[i:i + 100000])
+                       for i in range(0, len(blob), 100000)) + b"0\r\n\r\n"
+        p4 = req("PUT /big HTTP/1.1", H, "Transfer-Encoding: chunked")
+        self.case("2 MiB Content-Length body and 2 MiB chunked body, pipelined", pp, up,
+                  [V1 + p3 + b"\r\n" + blob + p4 + b"\r\n" + enc + last + b"\r\n"],
+                  ok_resp("r0") + ok_resp("r1") + ok_resp("r2"),
+                  p3 + F1 + b"\r\n" + blob + p4 + F1 + b"\r\n" + enc + last + F1 + b"\r\n",
+                  timeout=15)
+        down = random.Random(8).randbytes(3 << 20)
+        self.raw_responses["big"] = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(down)
+                                     + down)
+        self.raw_responses["bigchunked"] = (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(
+                b"%x\r\n%s\r\n" % (len(down[i:i + 65536]), down[i:i + 65536])
+                for i in range(0, len(down), 65536)) + b"0\r\n\r\n")
+        g1 = req("GET /raw/big HTTP/1.1", H)
+        g2 = req("GET /raw/bigchunked HTTP/1.1", H)
+        self.case("3 MiB response bodies (Content-Length, chunked) relayed whole, then the "
+                  "next request", pp, up, [V1 + g1 + b"\r\n" + g2 + b"\r\n" + last + b"\r\n"],
+                  self.raw_responses["big"] + self.raw_responses["bigchunked"] + ok_resp("r2"),
+                  g1 + F1 + b"\r\n" + g2 + F1 + b"\r\n" + last + F1 + b"\r\n", timeout=15)
+
     def test_responses(self):
         """Responses come back unchanged; framing of 1xx, 204, 304, HEAD,
         chunked and close-delimited responses."""
@@ -1019,6 +1089,13 @@ class Suite:
         got = bytes(up.conns[n0].data) if len(up.conns) > n0 else b""
         R.check("chunk data not followed by CRLF: no response, both sides closed",
                 data == b"" and eof and b"XX" not in got and b"abc" not in got, (data, eof, got))
+        n0 = len(up.conns)
+        data, eof, _ = talk(pp.port, [V1 + c + b"\r\n", 0.3,
+                                      b"fffffffffffffffffffff\r\nabc\r\n0\r\n\r\n"], timeout=3)
+        wait_until(lambda: len(up.conns) > n0 and up.conns[n0].eof.is_set(), 3)
+        got = bytes(up.conns[n0].data) if len(up.conns) > n0 else b""
+        R.check("chunk size overflowing 64 bits: no response, both sides closed, the size "
+                "not forwarded", data == b"" and eof and b"fffff" not in got, (data, eof, got))
         # upstream closing early
         cl = req("GET /close HTTP/1.1", H)
         self.case("upstream closes without a response -> 502", pp, up,
@@ -1161,6 +1238,59 @@ class Suite:
         R.check("log text: a target with a quote, a backslash and non-ASCII bytes is escaped "
                 "and read back whole", bool(e) and all(l.isprintable() for l in raw)
                 and e[0].get("target") in ('/a%22b"c\\d\x7f\xff', "-"), (e, raw))
+
+    def test_defaults(self):
+        """--max-request-head default 65536; tcp mode keeps working and takes
+        --connect-timeout and --idle-timeout."""
+        up = self.upstream()
+        pd = PP(self, "defaults", up.port, ["--trusted", "127.0.0.1", "--timeout", "2000"],
+                v6=False)
+        H = "Host: a"
+
+        def big(n):
+            line = "X-Big: " + "b" * (n - len(req("GET / HTTP/1.1", H, "Connection: close")) - 9)
+            return req("GET / HTTP/1.1", H, line, "Connection: close")
+        h = big(64000)
+        self.case("default --max-request-head: a %d-byte head is forwarded" % (len(h) + 2), pd, up,
+                  [V1 + h + b"\r\n"], ok_resp("r0"), h + F1 + b"\r\n")
+        h = big(67000)
+        self.case("default --max-request-head: a %d-byte head gets 431" % (len(h) + 2), pd, up,
+                  [V1 + h + b"\r\n"], err(431), None)
+        self.case("default --max-request-head: a 67000-byte request line gets 414", pd, up,
+                  [V1 + req("GET /" + "l" * 67000 + " HTTP/1.1", H) + b"\r\n"], err(414), None)
+        # tcp mode with the new timeouts
+        pt = PP(self, "tcpidle", up.port, ["--mode", "tcp", "--trusted", "127.0.0.1",
+                                            "--idle-timeout", "800"], v6=False)
+        g = req("GET /tcp HTTP/1.1", H, "X-Forwarded-For: 6.6.6.6") + b"\r\n"
+        self.case("tcp mode: bytes relayed unchanged (no rewriting), --idle-timeout 800 closes",
+                  pt, up, [V1 + g], ok_resp("r0"), g, timeout=4, took=(0.7, 2.0))
+        pt = PP(self, "tcpnoidle", up.port, ["--mode", "tcp", "--trusted", "127.0.0.1"],
+                v6=False)
+        self.case("tcp mode: idle timeout 0 (never) by default: still open after 1.5 s",
+                  pt, up, [V1 + g], ok_resp("r0"), g, eof=False, timeout=1.5)
+        full = socket.socket()
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        fillers = []
+        for _ in range(2):
+            f = socket.socket()
+            f.setblocking(False)
+            try:
+                f.connect(full.getsockname())
+            except BlockingIOError:
+                pass
+            fillers.append(f)
+        time.sleep(0.2)
+        pc = PP(self, "tcpconnect", full.getsockname()[1],
+                ["--mode", "tcp", "--trusted", "127.0.0.1", "--connect-timeout", "600"], v6=False)
+        data, eof, t = talk(pc.port, [V1 + g], timeout=5)
+        R.check("tcp mode: --connect-timeout 600 closes the client (%.2f s)" % t,
+                data == b"" and eof and 0.5 <= t <= 1.8, (data, eof, t))
+        e = pc.log.find(lambda e: e.get("outcome") not in (None, "ok"), 3)
+        R.check("tcp mode: the connect timeout is logged", e is not None, pc.log.raw_lines())
+        for f in fillers:
+            f.close()
+        full.close()
 
     def test_send_proxy(self):
         for mode in ("v1", "v2"):
@@ -1353,9 +1483,10 @@ backend be_ws
     # -- driver --------------------------------------------------------
     def run(self):
         steps = [self.test_cli, self.start_main, self.test_clients, self.test_untrusted,
-                 self.test_spoofed, self.test_chains, self.test_keepalive,
+                 self.test_spoofed, self.test_chains, self.test_keepalive, self.test_forms,
                  self.test_responses, self.test_upgrades, self.test_rejections,
-                 self.test_bodies_and_upstream, self.test_send_proxy, self.test_logs,
+                 self.test_bodies_and_upstream, self.test_defaults, self.test_send_proxy,
+                 self.test_logs,
                  self.test_timeouts, self.test_real_peers, self.test_many]
         only = os.environ.get("PPHTTP_ONLY")
         for step in steps:
