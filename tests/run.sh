@@ -3,7 +3,8 @@
 #   ./tests/run.sh            everything (about 15-25 minutes on 2 cores)
 #   PP_FUZZ_SECONDS=10 ./tests/run.sh   shorter fuzzing
 # Installs missing Debian packages, then:
-#   1. gcc build: cmocka unit tests, fuzz corpus replay, ppdump checks
+#   1. gcc build (with ppproxy's http mode, -Dhttp=enabled): cmocka unit
+#      tests (test_http included), fuzz corpus replay, ppdump checks
 #   2. clang build with ASan+UBSan (no recovery): the same tests
 #   3. the unit tests once under valgrind memcheck (zero errors)
 #   4. the vendoring promise: lib/pphdr.c + include/pphdr.h alone, C99/C11,
@@ -20,7 +21,7 @@ top=$(pwd)
 packages=(meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
           libcmocka-dev valgrind python3 curl openssl haproxy nginx
           libnginx-mod-stream golang-go golang-github-pires-go-proxyproto-dev
-          cppcheck clang-tidy)
+          cppcheck clang-tidy libhttp-parser-dev)
 install_missing() {
     local missing=() p
     for p in "${packages[@]}"; do
@@ -113,7 +114,7 @@ valgrind_units() {
 }
 
 sanitizer_build() {
-    CC=clang setup build/asan -Db_sanitize=address,undefined \
+    CC=clang setup build/asan -Dhttp=enabled -Db_sanitize=address,undefined \
         -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
 }
 
@@ -122,7 +123,7 @@ fuzz_all() {
         fuzz/run_fuzzers.sh build/fuzz "${PP_FUZZ_SECONDS:-60}"
 }
 
-step "build (gcc)" setup build/gcc
+step "build (gcc)" setup build/gcc -Dhttp=enabled
 step "unit tests (gcc)" unit_tests build/gcc
 step "build (clang, ASan+UBSan)" sanitizer_build
 step "unit tests (ASan+UBSan)" unit_tests build/asan

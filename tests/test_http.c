@@ -608,6 +608,41 @@ static void test_bad_chunk(void **state)
         "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" ADDED4
         "\r\n3\r\nabc\r\n");
     result_free(&res);
+    /* chunk data not followed by CRLF, bare LF, no size, bad size */
+    {
+        static const char *const bad[] = {"5\r\nhelloXX3\r\nabc\r\n0\r\n\r\n",
+                                          "5\nhello\r\n0\r\n\r\n",
+                                          "5\r\nhello\n0\r\n\r\n",
+                                          "\r\n",
+                                          ";x\r\n",
+                                          "-1\r\n",
+                                          "5\r\nhello\r\n0\n\r\n"};
+        size_t i;
+
+        for (i = 0; i < COUNT(bad); i++) {
+            char in[256];
+
+            snprintf(in, sizeof in, "%s%s",
+                     "POST / HTTP/1.1\r\nHost: a\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n",
+                     bad[i]);
+            run_all(&cl, in, 65536, &res);
+            if (res.last_event != HX_BODY_ERROR)
+                fail_msg("chunk case %zu: event %d", i, res.last_event);
+            result_free(&res);
+        }
+    }
+    /* extensions and upper-case hex pass unchanged */
+    run_all(&cl,
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "A ; a=b\r\n0123456789\r\n00\r\n\r\n",
+            65536, &res);
+    expect_output(
+        &res,
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" ADDED4
+        "\r\nA ; a=b\r\n0123456789\r\n00\r\n\r\n");
+    assert_int_equal(res.body, 10);
+    result_free(&res);
     /* an obs-folded trailer */
     run_all(&cl,
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -79,8 +79,11 @@ struct hx_req {
     size_t max_head;
     struct hx_buf hb; /* head or trailer section being collected */
     size_t line_start, reqline_len;
-    int pending_cr; /* a leading CR was dropped; LF must follow */
-    int flags;      /* parser callbacks' findings */
+    int pending_cr;     /* a leading CR was dropped; LF must follow */
+    int flags;          /* parser callbacks' findings */
+    int chunked;        /* body framing: chunked, else `left` bytes */
+    uint64_t left;      /* Content-Length left, or of the current chunk */
+    int cstate, digits; /* where in the chunked framing */
     /* The current request: valid from HX_HEAD (method, target, version
      * from the first byte of the head for a rejection) to the next one. */
     int status;         /* HX_REJECT: 400, 501, ... */
@@ -111,8 +114,11 @@ int hx_req_feed(struct hx_req *r, const struct hx_client *cl, const char *in,
 /* Ready for the next request on the connection. */
 void hx_req_next(struct hx_req *r);
 
-/* 1 when the head now being received has at least one byte. */
+/* 1 when a request has begun (head, body or trailers in progress). */
 int hx_req_started(const struct hx_req *r);
+
+/* 1 when a head is being received (at least one byte of it is in). */
+int hx_req_in_head(const struct hx_req *r);
 
 /* The complete error response for status (400, 408, ...), its length in
  * *len. */

@@ -57,6 +57,9 @@ struct pending {
     char real[64];
     uint64_t req_body;
     int64_t started;
+    int refused; /* refused: logged when the earlier ones are */
+    int status;
+    const char *outcome;
 };
 
 struct hconn {
@@ -117,7 +120,8 @@ static struct pending *newest(struct hconn *h)
     return &h->log[(h->log_first + h->log_len - 1) % HX_PIPELINE];
 }
 
-/* The oldest forwarded request was answered (or given up). */
+/* The oldest forwarded request was answered (or given up); a refused
+ * request right after it is logged now too, so lines keep their order. */
 static void log_oldest(struct conn *c, struct hconn *h, int status,
                        uint64_t resp_body, const char *outcome)
 {
@@ -126,22 +130,39 @@ static void log_oldest(struct conn *c, struct hconn *h, int status,
     log_entry(c, &h->log[h->log_first], status, resp_body, outcome);
     h->log_first = (h->log_first + 1) % HX_PIPELINE;
     h->log_len--;
+    while (h->log_len > 0 && h->log[h->log_first].refused) {
+        struct pending *p = &h->log[h->log_first];
+
+        log_entry(c, p, p->status, 0, p->outcome);
+        h->log_first = (h->log_first + 1) % HX_PIPELINE;
+        h->log_len--;
+    }
 }
 
-/* The request now in h->req (refused, timed out): its line. */
+/* The request now in h->req (refused, timed out): its line, now or after
+ * the lines of the requests before it. */
 static void log_current(struct conn *c, struct hconn *h, int status,
                         const char *outcome)
 {
-    struct pending p;
+    struct pending one, *p = &one;
 
-    memset(&p, 0, sizeof p);
-    snprintf(p.method, sizeof p.method, "%s", h->req.method);
-    memcpy(p.target, h->req.target, h->req.target_len);
-    p.target_len = h->req.target_len;
-    snprintf(p.version, sizeof p.version, "%s", h->req.version);
-    snprintf(p.real, sizeof p.real, "%s", h->cl.addr);
-    p.started = h->head_started ? h->head_started : now_ms();
-    log_entry(c, &p, status, 0, outcome);
+    if (h->log_len > 0 && h->log_len < HX_PIPELINE) {
+        h->log_len++;
+        p = newest(h);
+    }
+    memset(p, 0, sizeof *p);
+    snprintf(p->method, sizeof p->method, "%s", h->req.method);
+    memcpy(p->target, h->req.target, h->req.target_len);
+    p->target_len = h->req.target_len;
+    snprintf(p->version, sizeof p->version, "%s", h->req.version);
+    snprintf(p->real, sizeof p->real, "%s",
+             h->req.real[0] ? h->req.real : h->cl.addr);
+    p->started = h->head_started ? h->head_started : now_ms();
+    p->refused = 1;
+    p->status = status;
+    p->outcome = outcome;
+    if (p == &one)
+        log_entry(c, p, status, 0, outcome);
 }
 
 /* ------------------------------------------------------------------------
@@ -287,7 +308,7 @@ static long client_process(struct conn *c, struct hconn *h)
         again = 0;
         switch (ev) {
         case HX_MORE:
-            if (h->head_started == 0 && hx_req_started(&h->req))
+            if (h->head_started == 0 && hx_req_in_head(&h->req))
                 h->head_started = now_ms();
             break;
         case HX_HEAD: {
@@ -332,8 +353,9 @@ static long client_process(struct conn *c, struct hconn *h)
             refuse(c, h, h->req.status, h->req.reason);
             return moved + 1;
         case HX_BODY_ERROR:
-            log_entry(c, newest(h), 0, 0, h->req.reason);
-            h->log_len--;
+            newest(h)->refused = 1; /* logged in order by http_release */
+            newest(h)->status = 0;
+            newest(h)->outcome = h->req.reason;
             conn_close(c, h->req.reason, NULL);
             return -1;
         default:
@@ -453,7 +475,8 @@ static long upstream_process(struct conn *c, struct hconn *h)
         h->din_parsed = h->din_release = h->din_len;
         return moved;
     }
-    while (h->din_parsed < h->din_len && !h->upstream_last) {
+    while ((h->din_parsed < h->din_len || h->resp.lf_due) &&
+           !h->upstream_last) {
         size_t used = 0;
         int ev;
 
@@ -577,14 +600,23 @@ static int check_end(struct conn *c, struct hconn *h)
         }
         h->upstream_last = 1;
     }
+    /* The client closed its side: a partial head is dropped, the requests
+     * before it are still answered; in the middle of a body the request
+     * cannot end, so neither can the connection. */
+    if (h->client_eof && h->cin_off == h->cin_len && !h->client_stop &&
+        !h->wait_upgrade && hx_req_started(&h->req)) {
+        if (!hx_req_in_head(&h->req)) {
+            conn_close(c, "client_closed", NULL);
+            return 1;
+        }
+        h->client_stop = 1;
+    }
     if (!flushed || h->din_release != h->din_len)
         return 0;
     /* Nothing awaited and nothing more will come: done. */
     if (h->resp.q_len == 0 && h->resp.fresh &&
         (h->client_stop || h->upstream_last ||
          (h->client_eof && h->cin_off == h->cin_len))) {
-        if (h->client_eof && hx_req_started(&h->req) && h->outcome[0] == 'o')
-            h->outcome = "client_closed";
         linger_start(c, h);
         return 1;
     }
@@ -592,12 +624,6 @@ static int check_end(struct conn *c, struct hconn *h)
     if (h->upstream_last && h->resp.q_len > 0 && h->resp.fresh) {
         h->outcome = "upstream_closed";
         linger_start(c, h);
-        return 1;
-    }
-    /* The client left in the middle of a request: it cannot end. */
-    if (h->client_eof && h->cin_off == h->cin_len && hx_req_started(&h->req) &&
-        !h->client_stop && !h->wait_upgrade) {
-        conn_close(c, "client_closed", NULL);
         return 1;
     }
     return 0;
@@ -756,6 +782,15 @@ static void http_release(struct conn *c)
 
     if (h == NULL)
         return;
+    /* Requests left without an answer get their line too. */
+    while (h->log_len > 0) {
+        struct pending *p = &h->log[h->log_first];
+
+        log_entry(c, p, p->refused ? p->status : 0, 0,
+                  p->refused ? p->outcome : "no_response");
+        h->log_first = (h->log_first + 1) % HX_PIPELINE;
+        h->log_len--;
+    }
     hx_req_free(&h->req);
     hx_buf_free(&h->uout);
     free(h->cin);

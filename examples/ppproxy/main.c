@@ -5,9 +5,12 @@
  *   How a server behind a load balancer takes the PROXY protocol header
  *   (v1 text or v2 binary) off each connection without reading one byte
  *   past it, decides whether the peer may send one at all, and uses what
- *   it carries: the real client address for the log, and optionally a
- *   fresh header for the server behind (v1 or v2, the received TLVs passed
- *   through, CRC32C recomputed). Only the public API of pphdr.h is used:
+ *   it carries: the real client address for the log, optionally a fresh
+ *   header for the server behind (v1 or v2, the received TLVs passed
+ *   through, CRC32C recomputed), or, in http mode, X-Forwarded-For and
+ *   friends for an HTTP backend that does not speak PROXY (with pphdr's
+ *   trust table also for --forwarded-from and pp_ssl for https). Only the
+ *   public API of pphdr.h is used:
  *     pp_trust_init/add/build, pp_trust_match_sockaddr   who may send one
  *     pp_recv_step          read exactly the header off a non-blocking socket
  *     pp_has_addresses, pp_get_src/dst, pp_header_from_sockaddr
@@ -17,9 +20,12 @@
  *
  * Usage
  *   ppproxy --listen ADDR:PORT [--listen ADDR:PORT ...] --upstream HOST:PORT
- *           --trusted CIDR [--trusted CIDR ...]
+ *           --trusted CIDR [--trusted CIDR ...] [--mode tcp|http]
  *           [--timeout MS] [--send-proxy none|v1|v2] [--max-conns N]
  *           [--workers N] [--log FILE|-] [--log-format text|json]
+ *           [--connect-timeout MS] [--idle-timeout MS]
+ *           http mode: [--forwarded-from CIDR ...] [--request-timeout MS]
+ *           [--response-timeout MS] [--max-request-head BYTES]
  *
  *   --listen ADDR:PORT   where to accept; ADDR is numeric: 127.0.0.1,
  *                        0.0.0.0, [::1], [::]. [::] is dual-stack: IPv4
@@ -30,10 +36,25 @@
  *   --trusted CIDR       peers allowed to send a PROXY header, e.g.
  *                        10.0.0.0/8, 127.0.0.1, ::1/128. Repeatable; at
  *                        least one. Everybody else is closed at once.
+ *   --mode tcp|http      tcp (default): relay bytes. http: HTTP/1.0 and
+ *                        1.1 requests rewritten for an upstream that does
+ *                        not speak PROXY (see "http mode" below).
  *   --timeout MS         time allowed to receive the whole header after
  *                        accept (default 50; 0 means 5000).
  *   --send-proxy MODE    header sent to the upstream: none (default), v1
- *                        or v2.
+ *                        or v2; in http mode before the first request.
+ *   --connect-timeout MS upstream connect (default 3000); http: then 504.
+ *   --idle-timeout MS    no request or response in progress and no byte
+ *                        for MS: closed (default 60000 in http mode, 0 =
+ *                        never, tcp mode's default).
+ *   --forwarded-from CIDR   http: hops whose forwarding chains are kept
+ *                        and extended (repeatable; default none).
+ *   --request-timeout MS    http: a request head within MS of its first
+ *                        byte (default 10000), else 408.
+ *   --response-timeout MS   http: from a request's end to its response's
+ *                        first byte (default 60000), else 504.
+ *   --max-request-head BYTES  http: request line and headers (default
+ *                        65536, at most 1048576), else 414 / 431.
  *   --max-conns N        open connections at most, all workers together
  *                        (default 10000). Beyond it new connections are
  *                        accepted and closed at once (logged "max_conns"),
@@ -72,6 +93,16 @@
  *   authority / ALPN / unique-id when present, upstream, bytes_up (client
  *   to upstream), bytes_down, duration_ms, outcome, and detail (errno
  *   text) for failures.
+ *
+ * http mode (httpmode.c, http.c)
+ *   Steps 3 and 4 differ: the upstream is dialled once the first complete,
+ *   valid request head is in. Each head passes byte for byte but for the
+ *   forwarding fields: incoming X-Forwarded-For, X-Real-IP, Forwarded,
+ *   X-Forwarded-Proto and X-Forwarded-Port lines removed, five lines with
+ *   the recovered client added at its end. Bodies stream through,
+ *   responses come back unchanged; refused requests are answered with
+ *   400, 501, 505, 414 or 431, and upstream failures with 502 or 504.
+ *   One log line per request, before the connection's.
  *
  * Signals: SIGTERM and SIGINT stop accepting; open connections get 5 s to
  * finish (then they are closed, outcome "shutdown") and ppproxy exits 0.

@@ -9,6 +9,10 @@
  *   header.c  the PROXY header phase: who may send one, pp_recv_step,
  *             what the header says, the header sent upstream
  *   relay.c   the tcp mode: relay bytes both ways
+ *   httpmode.c  the http mode (--mode http): buffers, timers, errors
+ *   http.c    the http mode's HTTP/1.x module (http.h): heads checked and
+ *             rewritten, bodies and responses framed; the only file that
+ *             knows http_parser
  *   log.c     one log line per connection
  *
  * A connection's life (worker.c drives it):

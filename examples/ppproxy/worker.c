@@ -193,11 +193,13 @@ void conn_close(struct conn *c, const char *outcome, const char *detail)
     c->dead = 1;
     c->info.bytes_up = c->up.bytes;
     c->info.bytes_down = c->down.bytes;
+    /* The mode first: its own lines (http: requests) come before the
+     * connection's. */
+    if (c->state == ST_MODE)
+        cfg.mode->release(c);
     log_conn(&c->info, outcome, detail);
 
     timer_remove(c);
-    if (c->state == ST_MODE)
-        cfg.mode->release(c);
     close_fd(&c->client.fd);
     close_fd(&c->upstream.fd);
     free(c->hbuf);
