@@ -687,6 +687,13 @@ class Suite:
         one("IPv6 trusted hop", v1_header(("2001:db8:cdf::1", 1), ("2001:db8::1", 443)),
             ["X-Forwarded-For: 203.0.113.9"], "2001:db8:cdf::1", 443, "http", [],
             chain="203.0.113.9, 2001:db8:cdf::1", real="203.0.113.9")
+        one("IPv4-mapped trusted hop (v2 INET6 ::ffff:198.51.100.7) matches the IPv4 CIDR",
+            v2_header(("::ffff:198.51.100.7", 1), ("::ffff:192.0.2.1", 8443)),
+            ["X-Forwarded-For: 203.0.113.9"], "198.51.100.7", 8443, "http", [],
+            chain="203.0.113.9, 198.51.100.7", real="203.0.113.9")
+        one("trusted IPv6 element skipped from the right", hop,
+            ["X-Forwarded-For: 203.0.113.9, 2001:db8:cdf::9"], "198.51.100.7", 8443, "http", [],
+            chain="203.0.113.9, 2001:db8:cdf::9, 198.51.100.7", real="203.0.113.9")
         one("client outside --forwarded-from: its chain and proto/port are dropped",
             v1_header(("203.0.113.50", 1), ("192.0.2.1", 443)),
             ["X-Forwarded-For: 6.6.6.6", "Forwarded: for=6.6.6.6", "X-Forwarded-Proto: https",
@@ -844,6 +851,7 @@ class Suite:
         rr["204"] = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"
         rr["304"] = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\nETag: \"x\"\r\n\r\n"
         rr["head"] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+        rr["headte"] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         rr["103"] = (b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
                      b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         rr["eof"] = [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", CLOSE]
@@ -853,11 +861,13 @@ class Suite:
                 req("GET /raw/204 HTTP/1.1", "Host: a"),
                 req("GET /raw/304 HTTP/1.1", "Host: a"),
                 req("HEAD /raw/head HTTP/1.1", "Host: a"),
+                req("HEAD /raw/headte HTTP/1.1", "Host: a"),
                 req("GET /raw/103 HTTP/1.1", "Host: a"),
                 req("GET /last HTTP/1.1", "Host: a", "Connection: close")]
-        want = rr["chunked"] + rr["204"] + rr["304"] + rr["head"] + rr["103"] + ok_resp("r5")
+        want = (rr["chunked"] + rr["204"] + rr["304"] + rr["head"] + rr["headte"] + rr["103"] +
+                ok_resp("r6"))
         self.case("responses unchanged, in order: chunked+trailer, 204 and 304 with "
-                  "Content-Length, HEAD, 103 interim; then closed after the last", pp, up,
+                  "Content-Length, HEAD (Content-Length, chunked), 103 interim; then closed after the last", pp, up,
                   [V1 + b"".join(r + b"\r\n" for r in reqs)], want,
                   b"".join(r + F1 + b"\r\n" for r in reqs))
         e = req("GET /raw/eof HTTP/1.1", "Host: a")
@@ -897,6 +907,11 @@ class Suite:
         self.case("websocket: bytes sent right after the upgrade head belong to the tunnel",
                   pp, up, [V1 + ws + b"\r\n" + raw], r101 + raw, ws_out + F1 + b"\r\n" + raw,
                   eof=False)
+        wsc = ws.replace(b"Upgrade: websocket", b"Upgrade: WebSocket")
+        self.case("websocket: Upgrade: WebSocket (tokens are case-insensitive) is kept and "
+                  "tunnelled", pp, up, [V1 + wsc + b"\r\n", 0.3, raw], r101 + raw,
+                  ws_out.replace(b"Upgrade: websocket", b"Upgrade: WebSocket") + F1 + b"\r\n"
+                  + raw, eof=False)
         wr = ws.replace(b"/ws", b"/ws-refuse")
         wr_out = ws_out.replace(b"/ws", b"/ws-refuse")
         nxt = req("GET /next HTTP/1.1", "Host: a", "X-Forwarded-For: 6.6.6.6", "Connection: close")
@@ -1004,6 +1019,9 @@ class Suite:
             ("request line with a trailing word", 400, b"GET / HTTP/1.1 x\r\nHost: a\r\n\r\n"),
             ("HTTP/0.9 request line (400 or 505)", (400, 505), b"GET /\r\n\r\n"),
             ("bad protocol name", 400, b"GET / HTTX/1.1\r\nHost: a\r\n\r\n"),
+            ("NUL in the request target", 400, b"GET /a\x00b HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("request line with a trailing space", 400, b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n"),
+            ("NUL in a header name", 400, req("GET / HTTP/1.1", H, b"X\x00A: b") + b"\r\n"),
             ("lower-case method (unknown to http_parser)", 501,
              b"get / HTTP/1.1\r\nHost: a\r\n\r\n"),
             ("Connection: X-Forwarded-For", 400,
