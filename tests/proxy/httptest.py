@@ -479,6 +479,10 @@ class Suite:
         R.check("http cli: --help documents the new options",
                 h.returncode == 0 and all(o in h.stdout for o in opts),
                 [o for o in opts if o not in h.stdout])
+        R.check("http cli: --help gives the issue's defaults (10000, 60000, 3000, 65536, "
+                "1048576)", all(d in h.stdout for d in ("default 10000", "default 60000",
+                                                      "default 3000", "default 65536",
+                                                      "1048576")), h.stdout)
         base = ["--listen", "127.0.0.1:%d" % free_port(), "--upstream", "127.0.0.1:9",
                 "--trusted", "127.0.0.1"]
         bad = [("--mode udp", ["--mode", "udp"], "udp"),
@@ -612,6 +616,7 @@ class Suite:
                  "X-Forwarded-Port: 443", "x-FORWARDED-port: 8443",
                  "X-Forwarded-Host: keep.example", "X-Forwarded-For-Not: keep",
                  "X-Forwarded: keep", "Forwarded-For: keep", "X-Forwarded-For:",
+                 "X-Note: X-Forwarded-For: 6.6.6.6", "X-Forwarded-Forwarded: keep",
                  "User-Agent: t", "X-Forwarded-For: 9.9.9.9"]
         kept = [l for l in lines if l.split(":")[0].strip().lower().encode() not in SPOOF_NAMES]
         first = "GET /spoof HTTP/1.1"
@@ -694,6 +699,12 @@ class Suite:
         one("trusted IPv6 element skipped from the right", hop,
             ["X-Forwarded-For: 203.0.113.9, 2001:db8:cdf::9"], "198.51.100.7", 8443, "http", [],
             chain="203.0.113.9, 2001:db8:cdf::9, 198.51.100.7", real="203.0.113.9")
+        one("bracketed IPv6 element is not a plain address -> <real> is the client", hop,
+            ["X-Forwarded-For: [2001:db8::5]"], "198.51.100.7", 8443, "http", [],
+            chain="[2001:db8::5], 198.51.100.7", real="198.51.100.7")
+        one("IPv4 element with leading zeros (010.1.1.1) is not a plain address", hop,
+            ["X-Forwarded-For: 010.1.1.1"], "198.51.100.7", 8443, "http", [],
+            chain="010.1.1.1, 198.51.100.7", real="198.51.100.7")
         one("client outside --forwarded-from: its chain and proto/port are dropped",
             v1_header(("203.0.113.50", 1), ("192.0.2.1", 443)),
             ["X-Forwarded-For: 6.6.6.6", "Forwarded: for=6.6.6.6", "X-Forwarded-Proto: https",
@@ -723,6 +734,12 @@ class Suite:
         want_client = b"".join(ok_resp("r%d" % i) for i in range(6))
         self.case("pipelined: GET, Content-Length, chunked (ext), CL body that looks like a "
                   "request, gzip+chunked, close", pp, up, [V1 + stream], want_client, want_up)
+        many = [req("GET /p%d HTTP/1.1" % i, "Host: a", "X-Real-IP: 6.6.6.6") for i in range(300)]
+        many_out = [req("GET /p%d HTTP/1.1" % i, "Host: a") for i in range(300)]
+        self.case("300 pipelined requests in one write, answered in order", pp, up,
+                  [V1 + b"".join(r + b"\r\n" for r in many) + r6 + b"\r\n"],
+                  b"".join(ok_resp("r%d" % i) for i in range(301)),
+                  b"".join(r + F1 + b"\r\n" for r in many_out) + r6 + F1 + b"\r\n", timeout=8)
         # keep-alive: one request at a time, waiting for each response
         steps = [V1]
         for part in (r1 + b"\r\n", r2 + b"\r\n" + b2, r3 + b"\r\n" + b3, r6 + b"\r\n"):
