@@ -107,6 +107,7 @@ def show_diff(want, got):
 # The recording, scripted upstream
 
 CLOSE = "close"
+RST = "rst"
 
 
 def frame_request(buf):
@@ -228,15 +229,15 @@ class Upstream:
         for st in steps:
             if st is None:
                 continue
-            if st == CLOSE:
-                return False
+            if st in (CLOSE, RST):
+                return st
             if isinstance(st, float):
                 time.sleep(st)
                 continue
             c.sock.sendall(st)
             if st.startswith(b"HTTP/1.1 101"):
                 c.tunnel = True
-        return True
+        return None
 
     def _serve(self, c):
         s = c.sock
@@ -276,7 +277,12 @@ class Upstream:
                     continued = -1
                     action = self.script(c, idx, h, body)
                     idx += 1
-                    if not self._act(c, action):
+                    end = self._act(c, action)
+                    if end == RST:
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                     b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                        return
+                    if end == CLOSE:
                         s.shutdown(socket.SHUT_RDWR)
                         return
                 if c.tunnel and buf:
@@ -434,8 +440,10 @@ class Suite:
                         problems.append("upstream PROXY header: " + show_diff(
                             want_pp, got[:len(want_pp)]))
                     got = got[len(want_pp):]
-                if got != want_up:
-                    problems.append("upstream: " + show_diff(want_up, got))
+                ups = want_up if isinstance(want_up, list) else [want_up]
+                if got not in ups:
+                    problems.append("upstream: " + show_diff(ups[0], got) +
+                                    (" (or %r)" % ups[1:] if len(ups) > 1 else ""))
                 if len(up.conns) > n0 + 1:
                     problems.append("more than one upstream connection")
         R.check(name, not problems, "; ".join(problems))
@@ -458,8 +466,13 @@ class Suite:
             if path.startswith(b"/ws"):
                 if b"refuse" in path:
                     return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno\n"
-                return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                r101 = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                         b"Connection: Upgrade\r\n\r\n")
+                return r101 + b"SERVER-FIRST" if b"eager" in path else r101
+            if path.startswith(b"/once"):
+                return [ok_resp("r%d" % i), CLOSE]
+            if path.startswith(b"/reset"):
+                return RST
             return ok_resp("r%d" % i)
         self.raw_responses = {}
         self.up = self.upstream(script)
@@ -809,6 +822,10 @@ class Suite:
             ("chunk size with leading zeros", req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked", c) +
              b"\r\n0003\r\nabc\r\n0\r\n"),
             ("Content-Length: 0", req("POST / HTTP/1.1", H, "Content-Length: 0", c)),
+            ("Content-Length with trailing space, no space before", req(
+                "POST / HTTP/1.1", H, "Content-Length:3 ", c) + b"\r\nabc"),
+            ("Transfer-Encoding: chunked with trailing space",
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked ", c) + b"\r\n1\r\nz\r\n0\r\n"),
             ("Content-Length with leading zeros", req("POST / HTTP/1.1", H, "Content-Length: 003", c) +
              b"\r\nabc"),
         ]
@@ -871,6 +888,9 @@ class Suite:
         rr["headte"] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         rr["103"] = (b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
                      b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        drip = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n")
+        rr["drip"] = sum(([drip[i:i + 5], 0.01] for i in range(0, len(drip), 5)), [])
         rr["eof"] = [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", CLOSE]
         rr["conn-close"] = [b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye",
                             CLOSE]
@@ -880,11 +900,13 @@ class Suite:
                 req("HEAD /raw/head HTTP/1.1", "Host: a"),
                 req("HEAD /raw/headte HTTP/1.1", "Host: a"),
                 req("GET /raw/103 HTTP/1.1", "Host: a"),
+                req("GET /raw/drip HTTP/1.1", "Host: a"),
                 req("GET /last HTTP/1.1", "Host: a", "Connection: close")]
         want = (rr["chunked"] + rr["204"] + rr["304"] + rr["head"] + rr["headte"] + rr["103"] +
-                ok_resp("r6"))
+                drip + ok_resp("r7"))
         self.case("responses unchanged, in order: chunked+trailer, 204 and 304 with "
-                  "Content-Length, HEAD (Content-Length, chunked), 103 interim; then closed after the last", pp, up,
+                  "Content-Length, HEAD (Content-Length, chunked), 103 interim, chunked in 5-byte "
+                  "writes; then closed after the last", pp, up,
                   [V1 + b"".join(r + b"\r\n" for r in reqs)], want,
                   b"".join(r + F1 + b"\r\n" for r in reqs))
         e = req("GET /raw/eof HTTP/1.1", "Host: a")
@@ -924,6 +946,10 @@ class Suite:
         self.case("websocket: bytes sent right after the upgrade head belong to the tunnel",
                   pp, up, [V1 + ws + b"\r\n" + raw], r101 + raw, ws_out + F1 + b"\r\n" + raw,
                   eof=False)
+        we = ws.replace(b"/ws", b"/ws-eager")
+        self.case("websocket: server bytes in the same write as its 101 reach the client", pp, up,
+                  [V1 + we + b"\r\n", 0.3, raw], r101 + b"SERVER-FIRST" + raw,
+                  ws_out.replace(b"/ws", b"/ws-eager") + F1 + b"\r\n" + raw, eof=False)
         wsc = ws.replace(b"Upgrade: websocket", b"Upgrade: WebSocket")
         self.case("websocket: Upgrade: WebSocket (tokens are case-insensitive) is kept and "
                   "tunnelled", pp, up, [V1 + wsc + b"\r\n", 0.3, raw], r101 + raw,
@@ -1139,6 +1165,24 @@ class Suite:
         self.case("upstream closes without answering the second request -> response 1, then 502",
                   pp, up, [V1 + g + b"\r\n", 0.2, cl + b"\r\n"], ok_resp("r0") + err(502),
                   g + F1 + b"\r\n" + cl + F1 + b"\r\n")
+        o = req("GET /once HTTP/1.1", H)
+        self.case("upstream closes after a complete response, a pipelined request pending "
+                  "-> its answer, then 502", pp, up, [V1 + o + b"\r\n" + g + b"\r\n"],
+                  ok_resp("r0") + err(502),
+                  [o + F1 + b"\r\n", o + F1 + b"\r\n" + g + F1 + b"\r\n"])
+        rs = req("GET /reset HTTP/1.1", H)
+        self.case("upstream resets the connection (RST) before a response -> 502", pp, up,
+                  [V1 + rs + b"\r\n"], err(502), rs + F1 + b"\r\n")
+        s_ = open_conn(pp.port)
+        n0 = len(up.conns)
+        try:
+            s_.sendall(V1 + g + b"\r\n" + g + b"\r\n")
+            s_.shutdown(socket.SHUT_WR)
+            data, eof = read_for(s_, None, 3)
+        finally:
+            s_.close()
+        R.check("client half-close after two complete requests: both answered, then closed",
+                data == ok_resp("r0") + ok_resp("r1") and eof, (data, eof))
         self.raw_responses["malformed"] = [b"HTTP/1.1 2x0 Nope\r\n\r\n", CLOSE]
         self.raw_responses["garbage"] = [b"SSH-2.0-OpenSSH\r\n", CLOSE]
         for kind in ("malformed", "garbage"):
@@ -1293,6 +1337,16 @@ class Suite:
                   [V1 + h + b"\r\n"], err(431), None)
         self.case("default --max-request-head: a 67000-byte request line gets 414", pd, up,
                   [V1 + req("GET /" + "l" * 67000 + " HTTP/1.1", H) + b"\r\n"], err(414), None)
+        # the limit counts the whole head as received, its blank line included
+        pl = PP(self, "limit200", up.port, ["--trusted", "127.0.0.1", "--timeout", "2000",
+                                            "--max-request-head", "200"], v6=False)
+        base = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX: "
+        at = base + b"x" * (200 - len(base) - 4) + b"\r\n\r\n"
+        self.case("--max-request-head 200: a head of exactly 200 bytes is forwarded", pl, up,
+                  [V1 + at], ok_resp("r0"), at[:-2] + F1 + b"\r\n")
+        over = base + b"x" * (201 - len(base) - 4) + b"\r\n\r\n"
+        self.case("--max-request-head 200: a head of 201 bytes gets 431", pl, up,
+                  [V1 + over], err(431), None)
         # tcp mode with the new timeouts
         pt = PP(self, "tcpidle", up.port, ["--mode", "tcp", "--trusted", "127.0.0.1",
                                             "--idle-timeout", "800"], v6=False)
