@@ -723,6 +723,11 @@ class Suite:
             ["X-Forwarded-For: 6.6.6.6", "Forwarded: for=6.6.6.6", "X-Forwarded-Proto: https",
              "X-Forwarded-Port: 1", "X-Real-IP: 6.6.6.6"],
             "203.0.113.50", 443, "http", [])
+        reals = wait_until(lambda: [e.get("client") for e in pp.log.entries() if "method" in e],
+                           3) or []
+        R.check("--forwarded-from: the request log's client is <real> (203.0.113.9, "
+                "2001:db8::5), the hop otherwise", "203.0.113.9" in reals and "2001:db8::5" in reals
+                and "198.51.100.7" in reals and "6.6.6.6" not in reals, reals)
         # the CIDR match and the socket-peer rule: LOCAL from 127.0.0.1 (not in the list)
         one("LOCAL header: socket peer 127.0.0.1 is not a trusted hop",
             v2_header(command=0), ["X-Forwarded-For: 6.6.6.6"], "127.0.0.1", pp.port, "http", [])
