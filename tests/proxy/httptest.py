@@ -797,6 +797,13 @@ class Suite:
         c2 = req("GET /c HTTP/1.1", "Host: a", "Connection: keep-alive, close")
         self.case("Connection: keep-alive, close is a close", pp, up,
                   [V1 + c2 + b"\r\n" + r1 + b"\r\n"], ok_resp("r0"), c2 + F1 + b"\r\n")
+        # "close" however the list is spelled (RFC 9110 5.6.1: OWS is SP or
+        # HTAB, empty elements allowed, tokens case-insensitive)
+        for v in ("CLOSE", "Keep-Alive,\tclose", "close\t", "keep-alive,,close", "te , close",
+                  "keep-alive, , close"):
+            cv = req("GET /c HTTP/1.1", "Host: a", "Connection: " + v)
+            self.case("Connection: %r is a close: nothing after it forwarded" % v, pp, up,
+                      [V1 + cv + b"\r\n" + r1 + b"\r\n"], ok_resp("r0"), cv + F1 + b"\r\n")
         # tab before a chunked value is valid OWS: framing must follow chunked
         t = req("POST /tab HTTP/1.1", "Host: a", "Transfer-Encoding:\tchunked")
         self.case("Transfer-Encoding:<TAB>chunked is chunked (framing follows it)", pp, up,
@@ -827,6 +834,10 @@ class Suite:
             ("chunk size with leading zeros", req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked", c) +
              b"\r\n0003\r\nabc\r\n0\r\n"),
             ("Content-Length: 0", req("POST / HTTP/1.1", H, "Content-Length: 0", c)),
+            ("empty Host value", req("GET / HTTP/1.1", "Host:", c)),
+            ("Transfer-Encoding split over two lines: gzip, then chunked",
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: gzip", "Transfer-Encoding: chunked", c) +
+             b"\r\n1\r\nz\r\n0\r\n"),
             ("Content-Length with trailing space, no space before", req(
                 "POST / HTTP/1.1", H, "Content-Length:3 ", c) + b"\r\nabc"),
             ("Transfer-Encoding: chunked with trailing space",
@@ -834,6 +845,17 @@ class Suite:
             ("Content-Length with leading zeros", req("POST / HTTP/1.1", H, "Content-Length: 003", c) +
              b"\r\nabc"),
         ]
+        # RFC 9110 5.6.1 lists: OWS (SP or HTAB) around commas, empty elements
+        # ignored; a field value's trailing HTAB is OWS too
+        forms.append(("Content-Length: 3<TAB>", req("POST / HTTP/1.1", H, "Content-Length: 3\t", c)
+                      + b"\r\nabc"))
+        for te in ("deflate, chunked", "compress, chunked", "x-gzip, chunked",
+                   "x-compress, chunked", "GZIP, chunked", "gzip, deflate, chunked",
+                   "gzip,chunked", "gzip ,\tchunked", "gzip,\tchunked", "gzip, chunked\t",
+                   "gzip,,chunked", "gzip, , chunked", "chunked\t"):
+            forms.append(("Transfer-Encoding: %s" % te,
+                          req("POST / HTTP/1.1", H, "Transfer-Encoding: %s" % te, c) +
+                          b"\r\n1\r\nz\r\n0\r\n"))
         for name, data in forms:
             if b"\r\n\r\n" in data or data.endswith(b"0\r\n"):
                 # a body follows the head: split where the head ends
@@ -880,6 +902,62 @@ class Suite:
                   "next request", pp, up, [V1 + g1 + b"\r\n" + g2 + b"\r\n" + last + b"\r\n"],
                   self.raw_responses["big"] + self.raw_responses["bigchunked"] + ok_resp("r2"),
                   g1 + F1 + b"\r\n" + g2 + F1 + b"\r\n" + last + F1 + b"\r\n", timeout=15)
+
+    def test_random(self):
+        """Random valid pipelines (fixed seed): methods, spoofed fields in
+        random case and place, Content-Length and chunked bodies with
+        trailers, empty lines, sent in random pieces; the upstream must get
+        exactly the model's bytes."""
+        pp, up = self.pp, self.up
+        rnd = random.Random(12)
+        names = ["X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Proto",
+                 "X-Forwarded-Port"]
+
+        def spoof():
+            n = rnd.choice(names)
+            n = "".join(ch.upper() if rnd.random() < 0.5 else ch.lower() for ch in n)
+            return "%s:%s6.6.6.6" % (n, rnd.choice(["", " ", "\t", "  "]))
+        for k in range(40):
+            sent, want, nreq = b"", b"", rnd.randint(1, 6)
+            for i in range(nreq):
+                method = rnd.choice(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+                keep = ["Host: r%d" % k] + ["X-K%d: %s" % (j, "v" * rnd.randint(0, 40))
+                                            for j in range(rnd.randint(0, 5))]
+                kind = rnd.choice(["none", "cl", "chunked"])
+                body_in = body_out = b""
+                if kind == "cl":
+                    body_in = body_out = rnd.randbytes(rnd.randint(0, 3000))
+                    keep.append("Content-Length: %d" % len(body_in))
+                elif kind == "chunked":
+                    keep.append("Transfer-Encoding: chunked")
+                    for _ in range(rnd.randint(0, 4)):
+                        d = rnd.randbytes(rnd.randint(1, 700))
+                        body_in += b"%x\r\n%s\r\n" % (len(d), d)
+                    tr = ["X-T: %d" % rnd.randint(0, 9) for _ in range(rnd.randint(0, 2))]
+                    sp = [spoof() for _ in range(rnd.randint(0, 2))]
+                    mixed = tr + sp
+                    rnd.shuffle(mixed)
+                    body_out = body_in + b"0\r\n" + b"".join(
+                        t.encode() + b"\r\n" for t in mixed if t in tr) + b"\r\n"
+                    body_in += b"0\r\n" + b"".join(t.encode() + b"\r\n" for t in mixed) + b"\r\n"
+                if i == nreq - 1:
+                    keep.append("Connection: close")
+                lines = list(keep)
+                for _ in range(rnd.randint(0, 4)):
+                    lines.insert(rnd.randint(1, len(lines)), spoof())
+                first = "%s /r/%d/%d HTTP/1.1" % (method, k, i)
+                kept = [l for l in lines if l in keep]
+                sent += b"\r\n" * rnd.choice([0, 0, 0, 1]) + req(first, *lines) + b"\r\n" + body_in
+                want += req(first, *kept) + F1 + b"\r\n" + body_out
+            data = V1 + sent
+            steps, at = [], 0
+            while at < len(data):
+                n = rnd.choice([1, 3, 17, 100, 1000, 5000])
+                steps += [data[at:at + n], 0.001] if rnd.random() < 0.3 else [data[at:at + n]]
+                at += n
+            self.case("random pipeline %d: %d requests in %d pieces" % (k, nreq, len(steps)),
+                      pp, up, steps, b"".join(ok_resp("r%d" % i) for i in range(nreq)), want,
+                      timeout=8)
 
     def test_responses(self):
         """Responses come back unchanged; framing of 1xx, 204, 304, HEAD,
@@ -1038,6 +1116,10 @@ class Suite:
             ("TE.TE: chunked named twice (two lines)", 400,
              req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked", "transfer-encoding: chunked") +
              b"\r\n0\r\n\r\n"),
+            ("TE.TE: chunked, gzip, chunked", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked, gzip, chunked") + b"\r\n0\r\n\r\n"),
+            ("TE.TE: chunked, gzip", 400,
+             req("POST / HTTP/1.1", H, "Transfer-Encoding: chunked, gzip") + b"\r\n0\r\n\r\n"),
             ("TE.TE: Transfer-Encoding : chunked (space before colon)", 400,
              req("POST / HTTP/1.1", H, "Transfer-Encoding : chunked") + b"\r\n0\r\n\r\n"),
             ("TE.TE: obs-fold ' Transfer-Encoding: chunked' line", 400,
@@ -1578,6 +1660,7 @@ backend be_ws
     def run(self):
         steps = [self.test_cli, self.start_main, self.test_clients, self.test_untrusted,
                  self.test_spoofed, self.test_chains, self.test_keepalive, self.test_forms,
+                 self.test_random,
                  self.test_responses, self.test_upgrades, self.test_rejections,
                  self.test_bodies_and_upstream, self.test_defaults, self.test_send_proxy,
                  self.test_logs,
