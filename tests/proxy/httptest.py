@@ -1272,10 +1272,32 @@ class Suite:
                 data == ok_resp("r0") + ok_resp("r1") and eof, (data, eof))
         self.raw_responses["malformed"] = [b"HTTP/1.1 2x0 Nope\r\n\r\n", CLOSE]
         self.raw_responses["garbage"] = [b"SSH-2.0-OpenSSH\r\n", CLOSE]
-        for kind in ("malformed", "garbage"):
+        rr = self.raw_responses
+        rr["dupcl"] = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+                       CLOSE]
+        rr["clte"] = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\n0\r\n\r\n", CLOSE]
+        rr["partialhead"] = [b"HTTP/1.1 200 OK\r\nContent-Le", CLOSE]
+        for kind in ("malformed", "garbage", "dupcl", "clte", "partialhead"):
             m = req("GET /raw/%s HTTP/1.1" % kind, H)
             self.case("upstream sends a %s response -> 502" % kind, pp, up,
                       [V1 + m + b"\r\n"], err(502), m + F1 + b"\r\n")
+        # the upstream closing inside a response whose head was relayed: the
+        # client must see the cut (EOF), not a 502 spliced into the body
+        rr["partialbody"] = [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", CLOSE]
+        rr["partialchunk"] = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+                              CLOSE]
+        for kind in ("partialbody", "partialchunk"):
+            m = req("GET /raw/%s HTTP/1.1" % kind, H)
+            self.case("upstream closes in the middle of a relayed response (%s): the client "
+                      "gets the cut response and EOF, no 502 inside the body" % kind, pp, up,
+                      [V1 + m + b"\r\n"], rr[kind][0], m + F1 + b"\r\n")
+        rr["badchunk"] = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", 2.0]
+        m = req("GET /raw/badchunk HTTP/1.1", H)
+        data, eof, _ = talk(pp.port, [V1 + m + b"\r\n"], timeout=1.5)
+        R.check("upstream sends a bad chunk size inside a relayed response: the client gets "
+                "at most the bytes before it, then EOF, no 502", eof and
+                rr["badchunk"][0].startswith(data) and b"abc" not in data, (data, eof))
         # upstream down
         dead = free_port()
         pd = PP(self, "dead", dead, ["--trusted", "127.0.0.1"], v6=False)
