@@ -369,31 +369,47 @@ static int collect(struct hx_req *r, const char *in, size_t n, size_t *used,
             break;
         }
     }
-    for (; i < n; i++) {
-        char c = in[i];
-        size_t len = r->hb.len;
-        char prev = len > 0 ? r->hb.p[len - 1] : '\0';
+    /* A line (or the part of one that is here) at a time. */
+    while (i < n) {
+        const char *seg = in + i, *p, *lf;
+        size_t len = n - i, room = r->max_head - r->hb.len;
+        int cut = 0;
+        char prev = r->hb.len > 0 ? r->hb.p[r->hb.len - 1] : '\0';
 
-        if (c == '\0')
+        lf = memchr(seg, '\n', len);
+        if (lf != NULL)
+            len = (size_t)(lf - seg) + 1;
+        if (len > room) { /* checked up to the limit, then refused */
+            len = room;
+            cut = 1;
+            if (lf != NULL && lf >= seg + len)
+                lf = NULL;
+        }
+        if (len > 0 && memchr(seg, '\0', len) != NULL)
             return reject(r, 400, "nul");
-        if (prev == '\r' && c != '\n')
+        if (len > 0 && prev == '\r' && seg[0] != '\n')
             return reject(r, 400, "bare_cr");
-        if (c == '\n' && prev != '\r')
+        for (p = len > 0 ? memchr(seg, '\r', len) : NULL; p != NULL;
+             p = memchr(p + 1, '\r', (size_t)(seg + len - p - 1)))
+            if (p + 1 < seg + len && p[1] != '\n')
+                return reject(r, 400, "bare_cr");
+        if (lf != NULL && (lf > seg ? lf[-1] : prev) != '\r')
             return reject(r, 400, "bare_lf");
-        if (len + 1 > r->max_head) {
+        if (hx_buf_add(&r->hb, seg, len) < 0)
+            return HX_NOMEM;
+        i += len;
+        if (cut) {
             if (!is_trailer && r->reqline_len == 0)
                 return reject(r, 414, "request_line_too_long");
             return reject(r, 431, "head_too_large");
         }
-        if (hx_buf_add(&r->hb, &c, 1) < 0)
-            return HX_NOMEM;
-        if (c != '\n')
-            continue;
+        if (lf == NULL)
+            break;
         len = r->hb.len;
         if (!is_trailer && r->reqline_len == 0) {
             r->reqline_len = len;
         } else if (len - r->line_start == 2) {
-            *used = i + 1;
+            *used = i;
             return 1; /* the empty line */
         }
         r->line_start = len;

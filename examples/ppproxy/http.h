@@ -29,7 +29,7 @@
 #define HX_MAX_HEAD_LIMIT 1048576 /* --max-request-head at most */
 #define HX_DEFAULT_MAX_HEAD 65536
 #define HX_TARGET_MAX 256 /* logged target, longer is cut */
-#define HX_PIPELINE 64    /* requests awaiting their responses, at most */
+#define HX_PIPELINE 16    /* requests awaiting their responses, at most */
 
 /* A growable byte buffer. */
 struct hx_buf {

@@ -90,6 +90,8 @@ struct hconn {
     int req_flushed;     /* every forwarded request byte is upstream */
     int resp_started;    /* the oldest awaited response has begun */
     int in_run;          /* http_run is on the stack */
+    int c_rd, u_rd;      /* may have bytes to read (an edge came, no EAGAIN) */
+    int c_hup, u_hup;    /* the peer's FIN (or an error) is there to read */
     const char *outcome; /* of the connection's line */
 };
 
@@ -169,9 +171,17 @@ static void log_current(struct conn *c, struct hconn *h, int status,
  * Ending
  * ---------------------------------------------------------------------- */
 
-/* Our FIN to the client, then read and drop until it closes. */
+/* Our FIN to the client, then read and drop until it closes, so that
+ * bytes it sent after our last answer do not make the kernel reset the
+ * connection (and destroy that answer). A clean end with nothing left to
+ * read closes at once. */
 static void linger_start(struct conn *c, struct hconn *h)
 {
+    if (!h->closing && h->cin_off == h->cin_len &&
+        (h->client_eof || !h->c_rd)) {
+        conn_close(c, h->outcome, NULL);
+        return;
+    }
     h->lingering = 1;
     close_fd(&c->upstream.fd);
     shutdown(c->client.fd, SHUT_WR);
@@ -263,8 +273,15 @@ static long client_read(struct conn *c, struct hconn *h)
         h->cin_len -= h->cin_off;
         h->cin_off = 0;
     }
-    n = recv(c->client.fd, h->cin + h->cin_len, CIN_CAP - h->cin_len, 0);
+    if (!h->c_rd)
+        return 0;
+    do
+        n = recv(c->client.fd, h->cin + h->cin_len, CIN_CAP - h->cin_len, 0);
+    while (n < 0 && errno == EINTR);
     if (n > 0) {
+        /* Short: the socket is drained; the next bytes bring an edge. */
+        if ((size_t)n < CIN_CAP - h->cin_len && !h->c_hup)
+            h->c_rd = 0;
         h->cin_len += (size_t)n;
         return n;
     }
@@ -272,8 +289,10 @@ static long client_read(struct conn *c, struct hconn *h)
         h->client_eof = 1;
         return 1;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        h->c_rd = 0;
         return 0;
+    }
     conn_fail(c, "client_error", errno);
     return -1;
 }
@@ -438,15 +457,23 @@ static long upstream_read(struct conn *c, struct hconn *h)
             return 0; /* a head longer than DIN_MAX: see process */
         }
     }
-    n = recv(c->upstream.fd, h->din + h->din_len, h->din_cap - h->din_len, 0);
+    if (!h->u_rd)
+        return 0;
+    do
+        n = recv(c->upstream.fd, h->din + h->din_len, h->din_cap - h->din_len,
+                 0);
+    while (n < 0 && errno == EINTR);
     if (n > 0) {
+        if ((size_t)n < h->din_cap - h->din_len && !h->u_hup)
+            h->u_rd = 0;
         h->din_len += (size_t)n;
         return n;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
         h->upstream_eof = 1; /* a reset is answered like a close */
         return 1;
     }
+    h->u_rd = 0;
     return 0;
 }
 
@@ -750,6 +777,7 @@ static void http_start(struct conn *c)
     c->mode_data = h;
     h->din_cap = DIN_CAP;
     h->outcome = "ok";
+    h->c_rd = 1;
     hx_req_init(&h->req, cfg.max_request_head);
     hx_resp_init(&h->resp);
     if (client_of(c, &h->cl) < 0) {
@@ -766,13 +794,27 @@ static void http_upstream_ready(struct conn *c)
     struct hconn *h = c->mode_data;
 
     h->connected = 1;
+    h->u_rd = 1;
     http_run(c);
 }
 
 static void http_event(struct conn *c, struct endpoint *ep, uint32_t events)
 {
-    (void)ep;
-    (void)events; /* errors show in recv and send */
+    struct hconn *h = c->mode_data;
+
+    /* Errors and hang-ups show in recv, so they count as readable; once
+     * seen, a short read no longer means "drained" (the FIN is behind). */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        int hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+
+        if (ep == &c->client) {
+            h->c_rd = 1;
+            h->c_hup |= hup;
+        } else {
+            h->u_rd = 1;
+            h->u_hup |= hup;
+        }
+    }
     http_run(c);
 }
 
