@@ -1490,6 +1490,27 @@ class Suite:
             f.close()
         full.close()
 
+    def test_sigterm(self):
+        """SIGTERM in http mode: a response in progress still arrives, then
+        ppproxy exits 0 (the tcp mode's grace applies)."""
+        up = self.upstream(lambda c, i, h, b: [0.6, ok_resp("late")])
+        ps = PP(self, "sigterm", up.port, ["--trusted", "127.0.0.1", "--timeout", "2000"],
+                v6=False)
+        s = open_conn(ps.port)
+        try:
+            s.sendall(V1 + req("GET /x HTTP/1.1", "Host: a") + b"\r\n")
+            time.sleep(0.2)
+            ps.proc.send_signal(signal.SIGTERM)
+            data, eof = read_for(s, None, 5)
+        finally:
+            s.close()
+        try:
+            rc = ps.proc.wait(8)
+        except subprocess.TimeoutExpired:
+            rc = None
+        R.check("SIGTERM during a request: its response arrives, then closed, exit 0",
+                data == ok_resp("late") and eof and rc == 0, (data, eof, rc))
+
     def test_send_proxy(self):
         for mode in ("v1", "v2"):
             up = self.upstream(pp=True)
@@ -1658,6 +1679,13 @@ backend be_ws
             return
         pm = PP(self, "many", port, ["--trusted", "127.0.0.1", "--max-conns", "5000",
                                      "--timeout", "10000"], v6=False)
+        # two workers here: the connections are spread over threads
+        pm.argv[pm.argv.index("--workers") + 1] = "2"
+        self.procs.stop(pm.proc)
+        pm.proc = self.procs.start("many2", pm.argv)
+        if not wait_listening(pm.port, pm.proc):
+            R.check("1000 connections: ppproxy --workers 2 started", False)
+            return
         N, K = 1000, 20
         t0 = time.monotonic()
         results = asyncio.run(many_clients(pm.port, N, K))
@@ -1684,7 +1712,8 @@ backend be_ws
                  self.test_spoofed, self.test_chains, self.test_keepalive, self.test_forms,
                  self.test_random,
                  self.test_responses, self.test_upgrades, self.test_rejections,
-                 self.test_bodies_and_upstream, self.test_defaults, self.test_send_proxy,
+                 self.test_bodies_and_upstream, self.test_defaults, self.test_sigterm,
+                 self.test_send_proxy,
                  self.test_logs,
                  self.test_timeouts, self.test_real_peers, self.test_many]
         only = os.environ.get("PPHTTP_ONLY")
