@@ -3,7 +3,7 @@
 #
 #   fuzz/run_fuzzers.sh BUILD_DIR SECONDS [TARGET ...]
 #
-# TARGET is parse, incremental, roundtrip, trust or sock; default all.
+# TARGET is parse, incremental, roundtrip, trust, sock or http; default all.
 # Each target starts from a scratch copy of its seed corpus (the tree is
 # never written), with the dictionary, a bounded input size and
 # -print_final_stats=1. Fails when any target crashes, leaks, reports a
@@ -19,7 +19,7 @@ fi
 build=$1
 seconds=$2
 shift 2
-targets=${*:-parse incremental roundtrip trust sock}
+targets=${*:-parse incremental roundtrip trust sock http}
 here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pphdr-fuzz.XXXXXX")
 status=0

@@ -277,7 +277,6 @@ static int req_headers_complete(http_parser *p)
     struct hx_req *r = p->data;
 
     r->flags |= PF_HEADERS;
-    r->keep_alive = http_should_keep_alive(p);
     return 0;
 }
 
@@ -307,6 +306,7 @@ void hx_req_init(struct hx_req *r, size_t max_head)
 void hx_req_free(struct hx_req *r)
 {
     hx_buf_free(&r->hb);
+    hx_buf_free(&r->pv);
 }
 
 void hx_req_next(struct hx_req *r)
@@ -501,7 +501,7 @@ static int split_field(struct span line, struct span *name, struct span *value)
 
 /* Transfer-Encoding (all lines' elements): 0 ok (chunked last), else an
  * event with status set. */
-static int check_te(struct hx_req *r, struct span *lines, size_t nlines)
+static int check_te(struct hx_req *r, const struct span *lines, size_t nlines)
 {
     size_t i, chunked = 0, total = 0;
     int last_chunked = 0, unknown = 0;
@@ -596,6 +596,7 @@ static int rewrite_head(struct hx_req *r, const struct hx_client *cl,
     struct span line, last_xfp = {NULL, 0}, last_xfport = {NULL, 0};
     struct hx_buf xff = {NULL, 0, 0}, fwd = {NULL, 0, 0};
     int drop_upgrade = 0, has_upgrade = 0, http10, rc = 0;
+    int conn_close = 0, conn_keep = 0, conn_upgrade = 0;
     size_t out_start = out->len;
     struct span real;
 
@@ -651,11 +652,18 @@ static int rewrite_head(struct hx_req *r, const struct hx_client *cl,
         case FD_CONNECTION: {
             struct span list = value, el;
 
-            while (next_element(&list, &el))
+            while (next_element(&list, &el)) {
                 if (is_forwarding(field_of(el))) {
                     rc = reject(r, 400, "connection_forwarding");
                     goto out;
                 }
+                if (span_is(el, "close"))
+                    conn_close = 1;
+                else if (span_is(el, "keep-alive"))
+                    conn_keep = 1;
+                else if (span_is(el, "upgrade"))
+                    conn_upgrade = 1;
+            }
             break;
         }
         case FD_UPGRADE:
@@ -760,7 +768,10 @@ static int rewrite_head(struct hx_req *r, const struct hx_client *cl,
         buf_str(out, ";proto=") < 0 || buf_str(out, cl->proto) < 0 ||
         buf_str(out, "\r\n\r\n") < 0)
         goto nomem;
-    r->upgrade = has_upgrade && !drop_upgrade;
+    /* Connection options read here, not by the parser, which misreads
+     * lists with tabs or empty elements (RFC 9110 5.6.1 allows both). */
+    r->upgrade = has_upgrade && !drop_upgrade && conn_upgrade;
+    r->keep_alive = !conn_close && (!http10 || conn_keep);
     r->chunked = nte > 0;
     r->left = cl_value;
     rc = 0;
@@ -780,21 +791,38 @@ out:
  * whole. 0 or an event. */
 static int parse_head(struct hx_req *r, struct hx_buf *out, size_t start)
 {
-    size_t len = out->len - start, n;
+    const char *h = out->p + start;
+    size_t end = out->len - start, at, n;
     enum http_errno e;
 
+    /* What the parser sees: the head without its Content-Length and
+     * Transfer-Encoding lines. Those were checked above to RFC 9110 (which
+     * allows tabs and empty list elements that http_parser refuses), and
+     * the body is framed here, not by the parser. */
+    r->pv.len = 0;
+    for (at = 0; at < end;) {
+        const char *lf = memchr(h + at, '\n', end - at);
+        size_t next = (size_t)(lf - h) + 1;
+        struct span line, name, value;
+        enum field f = FD_OTHER;
+
+        line.p = h + at;
+        line.n = next - at - 2;
+        if (at > 0 && line.n > 0 && split_field(line, &name, &value) == 0)
+            f = field_of(name);
+        if (f != FD_CL && f != FD_TE &&
+            hx_buf_add(&r->pv, h + at, next - at) < 0)
+            return HX_NOMEM;
+        at = next;
+    }
     http_parser_init(&r->parser, HTTP_REQUEST);
     r->parser.data = r;
-    n = http_parser_execute(&r->parser, &req_settings, out->p + start, len);
+    n = http_parser_execute(&r->parser, &req_settings, r->pv.p, r->pv.len);
     e = HTTP_PARSER_ERRNO(&r->parser);
-    if ((e == HPE_OK || e == HPE_PAUSED) && n == len &&
+    if ((e == HPE_OK || e == HPE_PAUSED) && n == r->pv.len &&
         (r->flags & PF_HEADERS)) {
         if (e == HPE_PAUSED)
             http_parser_pause(&r->parser, 0);
-        if (r->parser.upgrade && !(r->flags & PF_COMPLETE))
-            r->upgrade = 1; /* cannot happen: an upgrade has no body */
-        if (!r->parser.upgrade)
-            r->upgrade = 0; /* Upgrade: websocket without Connection */
         return 0;
     }
     out->len = start;

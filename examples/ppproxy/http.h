@@ -78,6 +78,7 @@ struct hx_req {
     int state;
     size_t max_head;
     struct hx_buf hb; /* head or trailer section being collected */
+    struct hx_buf pv; /* the head as the parser sees it */
     size_t line_start, reqline_len;
     int pending_cr;     /* a leading CR was dropped; LF must follow */
     int flags;          /* parser callbacks' findings */

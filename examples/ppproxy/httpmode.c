@@ -87,12 +87,14 @@ struct hconn {
     int closing;       /* an error response is queued in din */
     int lingering;
     int up_shut, client_shut;
-    int req_flushed;     /* every forwarded request byte is upstream */
-    int resp_started;    /* the oldest awaited response has begun */
-    int in_run;          /* http_run is on the stack */
-    int c_rd, u_rd;      /* may have bytes to read (an edge came, no EAGAIN) */
-    int c_hup, u_hup;    /* the peer's FIN (or an error) is there to read */
-    const char *outcome; /* of the connection's line */
+    int req_flushed;      /* every forwarded request byte is upstream */
+    int resp_started;     /* the oldest awaited response has begun */
+    int in_run;           /* http_run is on the stack */
+    int c_rd, u_rd;       /* may have bytes to read (an edge came, no EAGAIN) */
+    int c_hup, u_hup;     /* the peer's FIN (or an error) is there to read */
+    int committed;        /* a head of the current final response went out */
+    int stall, stall_was; /* TIMER_RESPONSE bounds silence mid-transfer */
+    const char *outcome;  /* of the connection's line */
 };
 
 /* ------------------------------------------------------------------------
@@ -224,6 +226,17 @@ static void queue_error(struct conn *c, struct hconn *h, int status,
         memmove(h->din, h->din + h->din_sent, h->din_len - h->din_sent);
         h->din_len -= h->din_sent;
         h->din_sent = 0;
+    }
+    if (h->din_cap - h->din_len < len) { /* earlier answers fill it */
+        char *p = realloc(h->din, h->din_cap + len);
+
+        if (p == NULL) {
+            h->din_len = h->din_sent; /* no room: just close */
+            len = 0;
+        } else {
+            h->din = p;
+            h->din_cap += len;
+        }
     }
     memcpy(h->din + h->din_len, text, len);
     h->din_len += len;
@@ -389,7 +402,8 @@ static long upstream_flush(struct conn *c, struct hconn *h)
 {
     long moved = 0;
 
-    if (!h->connected || h->closing || h->upstream_eof)
+    /* (A tunnel's upstream may have closed its side only.) */
+    if (!h->connected || h->closing || (h->upstream_eof && !h->tunnel))
         return 0;
     while (h->uout_off < h->uout.len) {
         ssize_t n = send(c->upstream.fd, h->uout.p + h->uout_off,
@@ -405,6 +419,10 @@ static long upstream_flush(struct conn *c, struct hconn *h)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return moved;
+        if (h->tunnel) {
+            conn_fail(c, "upstream_error", errno);
+            return -1;
+        }
         h->upstream_eof = 1; /* gone: answered as a close, below */
         return moved + 1;
     }
@@ -444,7 +462,7 @@ static long upstream_read(struct conn *c, struct hconn *h)
             h->din_release -= d;
             h->resp_start = h->resp_start > d ? h->resp_start - d : 0;
             h->din_sent = 0;
-        } else if (h->din_cap < DIN_MAX) {
+        } else if (h->din_cap > 0 && h->din_cap < DIN_MAX) {
             char *p = realloc(h->din, h->din_cap * 2);
 
             if (p == NULL) {
@@ -482,6 +500,7 @@ static void response_done(struct conn *c, struct hconn *h)
 {
     log_oldest(c, h, h->resp.status, h->resp.body_bytes, "ok");
     h->resp_started = 0;
+    h->committed = 0;
     if (c->tq != NULL && c->timer == TIMER_RESPONSE)
         timer_remove(c); /* the next response gets its own */
     h->req_flushed = h->resp.q_len > 0 && h->uout.len == h->uout_off &&
@@ -524,14 +543,19 @@ static long upstream_process(struct conn *c, struct hconn *h)
                 return moved + 1;
             }
             break;
-        case HX_RHEAD:
-        case HX_RINTERIM:
+        case HX_RHEAD: /* from here on the response is the client's */
+            h->din_release = h->din_parsed;
+            h->committed = 1;
+            break;
+        case HX_RINTERIM: /* the final response starts here */
             h->din_release = h->din_parsed;
             h->resp_start = h->din_parsed;
+            h->committed = 0;
             break;
         case HX_RDONE:
             h->din_release = h->din_parsed;
             h->resp_start = h->din_parsed;
+            h->committed = 0;
             response_done(c, h);
             moved++;
             break;
@@ -542,7 +566,7 @@ static long upstream_process(struct conn *c, struct hconn *h)
             h->din_parsed = h->din_release = h->din_len;
             return moved + 1;
         default: /* HX_RERROR, an answer to nothing included */
-            if (h->din_release == h->resp_start && h->resp.q_len > 0) {
+            if (!h->committed && h->resp.q_len > 0) {
                 give_up(c, h, 502, "bad_response");
             } else {
                 conn_close(c, "bad_response", NULL);
@@ -615,7 +639,7 @@ static int check_end(struct conn *c, struct hconn *h)
             h->din_release = h->din_parsed;
             response_done(c, h);
         } else if (ev == HX_RERROR) {
-            if (h->din_release == h->resp_start) {
+            if (!h->committed) {
                 give_up(c, h, 502, "upstream_closed");
                 return 0;
             }
@@ -663,28 +687,41 @@ static void set_timer(struct conn *c, struct hconn *h, int activity)
 {
     enum timer_kind want;
     int64_t at;
+    int refresh = 0; /* restart on every byte */
 
     if (h->lingering || c->connecting)
         return;
-    if (!h->tunnel && h->resp.q_len > 0 && !h->resp_started && h->req_flushed) {
+    h->stall = 0;
+    if (h->closing) {
+        want = TIMER_LINGER; /* an answer the client does not read */
+        at = now_ms() + LINGER_MS;
+    } else if (!h->tunnel && h->resp.q_len > 0 && !h->resp_started &&
+               h->req_flushed) {
         want = TIMER_RESPONSE;
         at = now_ms() + cfg.response_timeout_ms;
     } else if (!h->tunnel && h->head_started != 0 && !h->client_stop) {
         want = TIMER_REQUEST;
         at = h->head_started + cfg.request_timeout_ms;
-    } else {
+    } else if (h->tunnel ||
+               (h->resp.q_len == 0 && h->resp.fresh &&
+                !hx_req_started(&h->req))) {
         if (cfg.idle_timeout_ms == 0) {
             timer_remove(c);
             return;
         }
-        want = TIMER_IDLE;
+        want = TIMER_IDLE; /* nothing in progress (or a tunnel) */
         at = now_ms() + cfg.idle_timeout_ms;
-        if (c->tq != NULL && c->timer == want && !activity)
-            return;
-        timer_add(c, want, at);
-        return;
+        refresh = activity;
+    } else {
+        /* A body or a response in progress: a peer silent for as long as
+         * --response-timeout is taken for gone (same delay, same queue). */
+        want = TIMER_RESPONSE;
+        at = now_ms() + cfg.response_timeout_ms;
+        refresh = activity || !h->stall_was;
+        h->stall = 1;
     }
-    if (c->tq != NULL && c->timer == want)
+    h->stall_was = h->stall;
+    if (c->tq != NULL && c->timer == want && !refresh)
         return;
     timer_add(c, want, at);
 }
@@ -753,6 +790,7 @@ static int client_of(struct conn *c, struct hx_client *cl)
         return hx_client_set(cl, (struct sockaddr *)&src, port, https, fwd);
     }
     len = sizeof dst;
+    memset(&dst, 0, sizeof dst);
     if (getsockname(c->client.fd, (struct sockaddr *)&dst, &len) == 0) {
         if (dst.ss_family == AF_INET)
             port = ntohs(((struct sockaddr_in *)&dst)->sin_port);
@@ -860,6 +898,10 @@ static void http_timeout(struct conn *c, enum timer_kind kind)
         give_up(c, h, 504, "connect_timeout");
         break;
     case TIMER_RESPONSE:
+        if (h->stall) {
+            conn_close(c, "stalled", NULL);
+            return;
+        }
         give_up(c, h, 504, "response_timeout");
         break;
     case TIMER_IDLE:

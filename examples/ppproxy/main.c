@@ -46,7 +46,9 @@
  *   --connect-timeout MS upstream connect (default 3000); http: then 504.
  *   --idle-timeout MS    no request or response in progress and no byte
  *                        for MS: closed (default 60000 in http mode, 0 =
- *                        never, tcp mode's default).
+ *                        never, tcp mode's default). http: silence in the
+ *                        middle of a transfer is bounded by
+ *                        --response-timeout instead.
  *   --forwarded-from CIDR   http: hops whose forwarding chains are kept
  *                        and extended (repeatable; default none).
  *   --request-timeout MS    http: a request head within MS of its first
@@ -222,7 +224,9 @@ static void usage(void)
         "  --connect-timeout MS upstream connect, both modes (default %d)\n"
         "  --idle-timeout MS    nothing in progress and no byte for MS: close\n"
         "                       (default %d in http mode; 0 = never, tcp's "
-        "default)\n"
+        "default);\n"
+        "                       http: silence mid-transfer is bounded by\n"
+        "                       --response-timeout\n"
         "  --max-request-head BYTES  http: request line and headers as "
         "received\n"
         "                       (default %d, at most %d); longer: 414 or 431\n"
