@@ -1311,6 +1311,8 @@ class Suite:
     def test_timeouts(self):
         up = self.upstream(lambda c, i, h, b: (
             None if b"/silent" in h.split(b"\r\n")[0] else
+            [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", 2.5]
+            if b"/stall" in h.split(b"\r\n")[0] else
             [b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab", 0.6, b"cd", 0.6, b"ef"]
             if b"/drip" in h.split(b"\r\n")[0] else ok_resp("r%d" % i)))
         pt = PP(self, "timeouts", up.port,
@@ -1344,6 +1346,15 @@ class Suite:
                   "whole", pt, up, [V1 + d + b"\r\n"],
                   b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef", d + F1 + b"\r\n",
                   timeout=5)
+        st = req("GET /stall HTTP/1.1", H)
+        self.case("upstream silent in the middle of a response for --response-timeout: "
+                  "closed, no 504 spliced into the body", pt, up, [V1 + st + b"\r\n"],
+                  b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", st + F1 + b"\r\n",
+                  timeout=5, took=(0.7, 2.5))
+        pb = req("POST /stalled HTTP/1.1", H, "Content-Length: 10")
+        self.case("client silent in the middle of a body for --response-timeout: both sides "
+                  "closed without a response", pt, up, [V1 + pb + b"\r\nabc"], b"",
+                  pb + F1 + b"\r\nabc", timeout=5, took=(0.7, 2.5))
         # connect timeout: a listener whose backlog is full never completes a connect
         full = socket.socket()
         full.bind(("127.0.0.1", 0))
