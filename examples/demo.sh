@@ -2,12 +2,16 @@
 # pphdr in two minutes: build the library and examples, then put ppproxy in
 # front of a small upstream on loopback and watch it recover the real client
 # address from PROXY protocol headers (v1 from curl, v2 with TLVs from a
-# Python sender), turn away an untrusted peer and a malformed header.
+# Python sender), turn away an untrusted peer and a malformed header; then
+# run ppproxy --mode http in front of a plain HTTP backend that knows
+# nothing of PROXY and learns the client from X-Forwarded-For, which a
+# client cannot spoof.
 #
 #   sudo examples/demo.sh        (a fresh Debian machine is fine)
 #
-# Installs meson ninja-build pkg-config gcc python3 curl with apt-get if one
-# of them is missing, builds into build/demo, uses free loopback ports, stops
+# Installs meson ninja-build pkg-config gcc python3 curl libhttp-parser-dev
+# with apt-get if one of them is missing, builds into build/demo (with
+# -Dhttp=enabled), uses free loopback ports, stops
 # everything it started, and exits 0 only if every step behaved.
 # Environment: PPHDR_DEMO_BUILD (build directory), PPHDR_DEMO_KEEP=1 (keep
 # the scratch directory with the logs).
@@ -23,7 +27,7 @@ show() { sed 's/^/   | /' "$@"; }
 
 # --- 1. tools -------------------------------------------------------------
 say "1. Tools"
-need=(meson ninja-build pkg-config gcc python3 curl)
+need=(meson ninja-build pkg-config gcc python3 curl libhttp-parser-dev)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -42,14 +46,14 @@ fi
 # --- 2. build -------------------------------------------------------------
 say "2. Build with meson into ${build#$top/}"
 if [ -f "$build/build.ninja" ]; then
-    meson setup --reconfigure "$build" "$top" >/dev/null
+    meson setup --reconfigure "$build" "$top" -Dhttp=enabled >/dev/null
 else
-    meson setup "$build" "$top" >/dev/null
+    meson setup "$build" "$top" -Dhttp=enabled >/dev/null
 fi
 ninja -C "$build" >/dev/null || fail "build failed (run: ninja -C $build)"
 ppproxy=$build/examples/ppproxy/ppproxy
 [ -x "$ppproxy" ] || fail "no $ppproxy"
-note "built libpphdr, examples/ppdump and examples/ppproxy"
+note "built libpphdr, examples/ppdump and examples/ppproxy (with its http mode)"
 
 # --- scratch space, ports, cleanup ------------------------------------------
 work=$(mktemp -d /tmp/pphdr-demo.XXXXXX)
@@ -242,8 +246,77 @@ lines=$(grep -c 'upstream got header' "$work/upstream.out")
 [ "$lines" -eq 2 ] || fail "the upstream saw $lines connections, expected 2"
 note "the upstream still saw only the 2 good connections"
 
-# --- 9. stop -------------------------------------------------------------------
-say "9. Stop: SIGTERM, ppproxy drains and exits 0"
+# --- 9. http mode ---------------------------------------------------------------
+say "9. ppproxy --mode http in front of a plain HTTP backend that knows nothing of PROXY"
+backend_port=$(free_port)
+http_port=$(free_port)
+note "The backend (Python's http.server on 127.0.0.1:$backend_port) prints the"
+note "X-Forwarded-For it gets and answers with it."
+cat >"$work/backend.py" <<'EOF'
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        xff = self.headers.get_all("X-Forwarded-For") or []
+        print("backend got %s X-Forwarded-For: %s" % (self.path, ", ".join(xff) or "-"),
+              flush=True)
+        body = ("you are %s\n" % ", ".join(xff)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+python3 -u "$work/backend.py" "$backend_port" >"$work/backend.out" 2>&1 &
+pids+=($!)
+wait_port "$backend_port" || fail "the HTTP backend did not start"
+cmd=("$ppproxy" --mode http --listen "127.0.0.1:$http_port"
+     --upstream "127.0.0.1:$backend_port" --trusted 127.0.0.1/32 --workers 1
+     --log "$work/ppproxy-http.log")
+note "${cmd[*]/#$build\//}"
+"${cmd[@]}" 2>"$work/ppproxy-http.err" &
+pids+=($!)
+wait_port "$http_port" || fail "ppproxy --mode http did not start: $(cat "$work/ppproxy-http.err")"
+note "A balancer's PROXY v1 header for client 203.0.113.7, then a request whose"
+note "client tries to pass itself off as 6.6.6.6 with its own X-Forwarded-For:"
+cat >"$work/send_http.py" <<'EOF'
+import socket, sys
+req = (b"PROXY TCP4 203.0.113.7 192.0.2.1 51234 80\r\n"
+       b"GET /whoami HTTP/1.1\r\nHost: demo.example\r\n"
+       b"X-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n")
+for line in req.decode().split("\r\n")[:4]:
+    print("> " + line)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.sendall(req)
+data = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+print(data.decode("latin-1").split("\r\n\r\n", 1)[-1].strip())
+EOF
+out=$(python3 "$work/send_http.py" "$http_port") || fail "the http client failed"
+show <(grep '^> ' <<<"$out")
+reply=$(grep -v '^> ' <<<"$out" || true)
+note "client got: $reply"
+wait_lines "$work/backend.out" 1 || fail "the backend printed nothing"
+note "the backend printed:"
+show "$work/backend.out"
+grep -qx 'backend got /whoami X-Forwarded-For: 203.0.113.7' "$work/backend.out" ||
+    fail "the backend did not get X-Forwarded-For: 203.0.113.7 alone"
+[ "$reply" = "you are 203.0.113.7" ] || fail "the spoofed 6.6.6.6 got through: $reply"
+wait_lines "$work/ppproxy-http.log" 2 || fail "no request and connection log lines in http mode"
+note "ppproxy logged (one line per request, then the connection's line):"
+show "$work/ppproxy-http.log"
+grep -q 'client=203.0.113.7 .*method="GET" .*status=200 .*outcome=ok' "$work/ppproxy-http.log" ||
+    fail "expected a request log line for client 203.0.113.7, GET, status 200"
+note "the spoofed X-Forwarded-For: 6.6.6.6 was dropped; the backend saw 203.0.113.7"
+
+# --- 10. stop -------------------------------------------------------------------
+say "10. Stop: SIGTERM, ppproxy drains and exits 0"
 kill -TERM "$ppproxy_pid"
 rc=0
 wait "$ppproxy_pid" || rc=$?
@@ -251,5 +324,6 @@ wait "$ppproxy_pid" || rc=$?
 note "ppproxy exited 0"
 
 say "Demo OK: ppproxy recovered 127.0.0.1 (curl, v1) and 203.0.113.7 (v2 with TLVs),"
-note "and turned away an untrusted peer and a malformed header."
+note "turned away an untrusted peer and a malformed header, and in http mode"
+note "gave a plain HTTP backend X-Forwarded-For: 203.0.113.7, not the spoofed 6.6.6.6."
 note "Next: $ppproxy --help, tests/proxy/run.sh $build"

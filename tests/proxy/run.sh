@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Black-box tests of ppproxy against real peers on loopback (HAProxy, nginx,
-# curl, Python clients and sink). Usage: tests/proxy/run.sh BUILD_DIR
+# curl, Python clients and sink): proxytest.py (tcp mode), then httptest.py
+# (--mode http; the build needs meson -Dhttp=enabled).
+# Usage: tests/proxy/run.sh BUILD_DIR
 # Needs: python3, haproxy, nginx + libnginx-mod-stream, curl, openssl.
 # Ends with "N passed, M failed"; exit status 0 only when nothing failed.
 # Set PPTEST_KEEP=1 to keep the logs of a passing run.
@@ -17,11 +19,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-# Hard bound on the whole run; the suite bounds each wait itself.
-timeout -k 10 540 python3 "$here/proxytest.py" "$build"
-rc=$?
-if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-    echo "proxy tests timed out"
-    echo "0 passed, 1 failed"
-fi
-exit $rc
+# Hard bound on each suite; the suites bound each wait themselves.
+status=0
+for suite in proxytest.py:540 httptest.py:480; do
+    echo "--- ${suite%%:*}"
+    timeout -k 10 "${suite##*:}" python3 "$here/${suite%%:*}" "$build"
+    rc=$?
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+        echo "${suite%%:*} timed out"
+        echo "0 passed, 1 failed"
+    fi
+    [ $rc -eq 0 ] || status=1
+done
+exit $status
