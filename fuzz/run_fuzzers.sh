@@ -46,7 +46,8 @@ printf '%-12s %-8s %12s %10s %s\n' target result execs cov_edges log
 for name in $targets; do
     exe=$build/fuzz/${name}_fuzzer
     if [ ! -x "$exe" ]; then
-        printf '%-12s %-8s\n' "$name" "not built"
+        printf '%-12s %-8s\n' "$name" "MISSING"
+        status=1 # a target asked for but not built is a failure
         continue
     fi
     ran=$((ran + 1))

@@ -133,7 +133,7 @@ sanitizer_build() { # PP_DEBUG: the library's PP_ASSERT invariants checked
 }
 
 fuzz_all() {
-    CC=clang setup build/fuzz -Dfuzzing=true -Dtests=false &&
+    CC=clang setup build/fuzz -Dfuzzing=true -Dtests=false -Dhttp=enabled &&
         fuzz/run_fuzzers.sh build/fuzz "${PP_FUZZ_SECONDS:-60}"
 }
 
