@@ -49,7 +49,7 @@
 #define RELAY_BUF 16384              /* per direction without splice */
 #define DEFAULT_MAX_HEADER 4096      /* --max-proxy-header */
 #define OUT_CAP (PP_V2_MAX_LEN + 64) /* the longest header we send */
-#define OUT_INLINE 108               /* a v1 line, a v2 header without TLVs */
+#define OUT_INLINE 56 /* v2 TCP6, v1 TCP4: no malloc; longer ones get one */
 #define LOG_BUF 65536 /* a worker's log lines, one write a turn */
 #define TEXT_MAX 256  /* logged TLV text, longer is cut */
 #define ADDR_TEXT 72  /* "[v6]:port", or "unix:" and 64 bytes */
@@ -176,7 +176,11 @@ struct conn {
                              * mode->start: EPOLLRDHUP in it, the client
                              * closed its side already (no new edge) */
     struct endpoint client, upstream;
-    struct sockaddr_storage peer;
+    union { /* the trusted sender (listeners are IPv4 or IPv6) */
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
     socklen_t peer_len;
     pp_header hdr;  /* its views are valid until mode->start returns */
     uint8_t *hbuf;  /* a header that came in pieces; else NULL */
