@@ -17,8 +17,13 @@
  *   connection (ST_MODE): it may dial the upstream at once (tcp) or later
  *   (upstream_dial), gets every event of both sockets through
  *   mode->event, and ends it with conn_close. worker.c calls
- *   mode->upstream_ready once the upstream is connected and the PROXY
- *   header for it (--send-proxy) was sent.
+ *   mode->upstream_ready once the upstream is connected; the mode sends
+ *   the PROXY header for it (c->out, --send-proxy) first.
+ * Both sockets are registered once, edge-triggered, for both directions:
+ * a mode remembers what the edges said and reads until EAGAIN (or a short
+ * read) before it waits again. Where the work can be done at once it is:
+ * the header is tried at accept, and the upstream is looked at right after
+ * connect() (a near one is often connected by then).
  */
 #ifndef PPPROXY_H
 #define PPPROXY_H
@@ -225,8 +230,12 @@ struct worker {
  * ---------------------------------------------------------------------- */
 struct mode {
     const char *name;
-    /* The header was taken (c->hdr, c->info describe it); the client
-     * socket is registered edge-triggered for EPOLLIN | EPOLLOUT. */
+    /* The header was taken (c->hdr, c->info describe it; c->hdr's views
+     * into the header bytes last until start returns). The client socket
+     * is registered edge-triggered for both directions, or will be right
+     * after start returns (when the header was there at accept); bytes
+     * after the header may be queued already. c->client_events has the
+     * client's events seen so far (EPOLLRDHUP: it closed its side). */
     void (*start)(struct conn *c);
     /* upstream_dial succeeded: connected. events is the epoll event that
      * told (EPOLLIN in it: the upstream spoke first). The --send-proxy
