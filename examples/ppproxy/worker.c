@@ -346,7 +346,7 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
     w->conns = c;
     w->nconns++;
 
-    set_nodelay(fd);
+    /* TCP_NODELAY comes from the listener: accepted sockets inherit it. */
     timer_add(c, TIMER_HEADER, c->info.started + cfg.timeout_ms);
     header_event(c, 0); /* the header is often there already */
     /* Registered once, after that first try: the registration reports
@@ -565,6 +565,7 @@ static int open_listener(const struct listen_addr *la)
     if (fd < 0)
         die("socket: %s", strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    set_nodelay(fd); /* inherited by every accepted socket */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         die("SO_REUSEPORT: %s", strerror(errno));
     if (la->ss.ss_family == AF_INET6 &&
