@@ -333,9 +333,8 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
     c->upstream.kind = EP_UPSTREAM;
     c->upstream.fd = -1;
     c->upstream.conn = c;
-    memcpy(&c->peer, peer,
-           peer_len < sizeof c->peer ? peer_len : sizeof c->peer);
-    c->peer_len = peer_len;
+    c->peer_len = peer_len < sizeof c->peer ? peer_len : sizeof c->peer;
+    memcpy(&c->peer, peer, c->peer_len);
     c->info.started = now_ms();
     format_sockaddr(c->info.peer, sizeof c->info.peer, peer);
     c->state = ST_HEADER;
