@@ -36,29 +36,70 @@ void log_open(const char *path)
     }
 }
 
+/* Decimal digits of v at out; returns the end. */
+static char *put_uint(char *out, unsigned v)
+{
+    char tmp[12];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *out++ = tmp[--n];
+    return out;
+}
+
+/* "a.b.c.d" from 4 bytes; returns the end. */
+static char *put_ip4(char *out, const uint8_t *a)
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        if (i > 0)
+            *out++ = '.';
+        out = put_uint(out, a[i]);
+    }
+    return out;
+}
+
+/* "a.b.c.d:port", "[v6]:port" or "unix"; cap is at least ADDR_TEXT. No
+ * stdio: this runs for every connection. */
 void format_sockaddr(char *out, size_t cap, const struct sockaddr *sa)
 {
-    char ip[INET6_ADDRSTRLEN];
+    char *at = out;
+    unsigned port = 0;
 
+    if (cap < ADDR_TEXT) {
+        out[0] = '\0';
+        return;
+    }
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-        snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+        at = put_ip4(at, (const uint8_t *)&in->sin_addr);
+        port = ntohs(in->sin_port);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
         /* A dual-stack socket's IPv4 peer is shown as plain IPv4. */
         if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof ip);
-            snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(in6->sin6_port));
+            at = put_ip4(at, &in6->sin6_addr.s6_addr[12]);
         } else {
-            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-            snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+            *at++ = '[';
+            inet_ntop(AF_INET6, &in6->sin6_addr, at, INET6_ADDRSTRLEN);
+            at += strlen(at);
+            *at++ = ']';
         }
+        port = ntohs(in6->sin6_port);
     } else {
-        snprintf(out, cap, "unix");
+        memcpy(out, "unix", 5);
+        return;
     }
+    *at++ = ':';
+    at = put_uint(at, port);
+    *at = '\0';
 }
 
 struct line {

@@ -25,6 +25,11 @@
  *   the PROXY header for it (--send-proxy, c->out) first. Modes with
  *   timers of their own (http) get them through mode->timeout, and may
  *   answer an unreachable upstream (mode->upstream_failed).
+ * Both sockets are registered once, edge-triggered, for both directions:
+ * a mode remembers what the edges said and reads until EAGAIN (or a short
+ * read) before it waits again. Where the work can be done at once it is:
+ * the header is tried at accept, and the upstream is looked at right after
+ * connect() (a near one is often connected by then).
  */
 #ifndef PPPROXY_H
 #define PPPROXY_H
@@ -60,7 +65,7 @@
 #define RELAY_BUF 16384              /* per direction without splice */
 #define DEFAULT_MAX_HEADER 4096      /* --max-proxy-header */
 #define OUT_CAP (PP_V2_MAX_LEN + 64) /* the longest header we send */
-#define OUT_INLINE 108               /* a v1 line, a v2 header without TLVs */
+#define OUT_INLINE 56 /* v2 TCP6, v1 TCP4: no malloc; longer ones get one */
 #define LOG_BUF 65536 /* a worker's log lines, one write a turn */
 #define TEXT_MAX 256  /* logged TLV text, longer is cut */
 #define ADDR_TEXT 72  /* "[v6]:port", or "unix:" and 64 bytes */
@@ -200,7 +205,11 @@ struct conn {
                              * mode->start: EPOLLRDHUP in it, the client
                              * closed its side already (no new edge) */
     struct endpoint client, upstream;
-    struct sockaddr_storage peer;
+    union { /* the trusted sender (listeners are IPv4 or IPv6) */
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
     socklen_t peer_len;
     pp_header hdr;  /* its views are valid until mode->start returns */
     uint8_t *hbuf;  /* a header that came in pieces; else NULL */
@@ -246,8 +255,12 @@ struct worker {
  * ---------------------------------------------------------------------- */
 struct mode {
     const char *name;
-    /* The header was taken (c->hdr, c->info describe it); the client
-     * socket is registered edge-triggered for EPOLLIN | EPOLLOUT. */
+    /* The header was taken (c->hdr, c->info describe it; c->hdr's views
+     * into the header bytes last until start returns). The client socket
+     * is registered edge-triggered for both directions, or will be right
+     * after start returns (when the header was there at accept); bytes
+     * after the header may be queued already. c->client_events has the
+     * client's events seen so far (EPOLLRDHUP: it closed its side). */
     void (*start)(struct conn *c);
     /* upstream_dial succeeded: connected. events is the epoll event that
      * told (EPOLLIN in it: the upstream spoke first). The --send-proxy

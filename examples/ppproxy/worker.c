@@ -353,8 +353,8 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
     c->upstream.kind = EP_UPSTREAM;
     c->upstream.fd = -1;
     c->upstream.conn = c;
-    memcpy(&c->peer, peer, peer_len);
-    c->peer_len = peer_len;
+    c->peer_len = peer_len < sizeof c->peer ? peer_len : sizeof c->peer;
+    memcpy(&c->peer, peer, c->peer_len);
     c->info.started = now_ms();
     format_sockaddr(c->info.peer, sizeof c->info.peer, peer);
     c->state = ST_HEADER;
@@ -365,7 +365,7 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *peer,
     w->conns = c;
     w->nconns++;
 
-    set_nodelay(fd);
+    /* TCP_NODELAY comes from the listener: accepted sockets inherit it. */
     timer_add(c, TIMER_HEADER, c->info.started + cfg.timeout_ms);
     header_event(c, 0); /* the header is often there already */
     /* Registered once, after that first try: the registration reports
@@ -593,6 +593,7 @@ static int open_listener(const struct listen_addr *la)
     if (fd < 0)
         die("socket: %s", strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    set_nodelay(fd); /* inherited by every accepted socket */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         die("SO_REUSEPORT: %s", strerror(errno));
     if (la->ss.ss_family == AF_INET6 &&

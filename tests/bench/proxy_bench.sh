@@ -16,7 +16,9 @@
 #     request per connection): connections/s, and the proxy's CPU time per
 #     connection (utime + stime from /proc/PID/stat, before and after);
 #   - whether the load side, not the proxy, was the limit: the proxy's CPU
-#     use well under 100% while the load CPU is full ("load-bound");
+#     use well under 100% while the load CPU is full ("load-bound"), and
+#     whether other processes ran on the proxy's CPU ("shared CPU"), from
+#     /proc/stat;
 #   - bulk: one connection, BENCH_BULK_MB MiB (default 1024) through the
 #     proxy (HAProxy with splice-auto, ppproxy splices), MB/s;
 #   - memory: resident memory (VmRSS) of a fresh proxy before and with
@@ -77,6 +79,9 @@ wait_listen() { # wait_listen PORT
 }
 cpu_ticks() { # utime + stime of PID, all threads, in clock ticks
     awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+cpu_busy() { # cpu_busy N: busy and total ticks of CPU N so far, all processes
+    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
 }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
@@ -155,9 +160,14 @@ field() { # field LINE WORD: the token before WORD
 
 ping_run() { # ping_run NAME CONC
     local name=$1 conc=$2 pid=${pid_of[$1]} c0 s0 c1 s1 t0 t1 out rate conns wall pcpu_pct lcpu_pct us
+    local pb0 pt0 lb0 lt0 pb1 pt1 lb1 lt1 pbusy lbusy
+    read -r pb0 pt0 < <(cpu_busy "$pcpu"); read -r lb0 lt0 < <(cpu_busy "$lcpu")
     c0=$(cpu_ticks "$pid"); s0=$(cpu_ticks "$sink_pid"); t0=$(date +%s.%N)
     out=$(load ping "$(port_of "$name")" "$conc" "$secs") || { echo "$name ping $conc failed: $out"; exit 1; }
     c1=$(cpu_ticks "$pid"); s1=$(cpu_ticks "$sink_pid"); t1=$(date +%s.%N)
+    read -r pb1 pt1 < <(cpu_busy "$pcpu"); read -r lb1 lt1 < <(cpu_busy "$lcpu")
+    pbusy=$(( (pb1 - pb0) * 100 / (pt1 - pt0 > 0 ? pt1 - pt0 : 1) ))
+    lbusy=$(( (lb1 - lb0) * 100 / (lt1 - lt0 > 0 ? lt1 - lt0 : 1) ))
     conns=$(awk '{ print $2 }' <<<"$out")
     rate=$(field "$out" conns/s)
     read -r wall us pcpu_pct lcpu_pct < <(awk -v t0="$t0" -v t1="$t1" -v c="$((c1 - c0))" \
@@ -167,8 +177,10 @@ ping_run() { # ping_run NAME CONC
     add "$name.us$conc" "$us"
     add "$name.cpu$conc" "$pcpu_pct"
     add "$name.load$conc" "$lcpu_pct"
-    printf '  round %s %-8s %4s clients: %7s conns/s  %6s us/conn  proxy cpu %3s%%  load cpu %3s%%\n' \
-        "$round" "$name" "$conc" "$rate" "$us" "$pcpu_pct" "$lcpu_pct"
+    add "$name.pbusy$conc" "$pbusy"
+    add "$name.lbusy$conc" "$lbusy"
+    printf '  round %s %-8s %4s clients: %7s conns/s  %6s us/conn  proxy %3s%% (CPU %s busy %3s%%)  load %3s%% (CPU %s busy %3s%%)\n' \
+        "$round" "$name" "$conc" "$rate" "$us" "$pcpu_pct" "$pcpu" "$pbusy" "$lcpu_pct" "$lcpu" "$lbusy"
 }
 bulk_run() { # bulk_run NAME
     local name=$1 pid=${pid_of[$1]} c0 c1 out mbs
@@ -226,11 +238,13 @@ row() { # row LABEL KEY
     h=$(median "haproxy.$2")
     printf '| %s | %s | %s | %s |\n' "$1" "$h" "$p" "$(ratio "$p" "$h")"
 }
-bound() { # "load-bound" when the proxy was under 85% of its CPU and the load CPU near full
-    local c l
+bound() { # why connections/s may not be the proxy's: see the note under the table
+    local c l pb
     c=$(median "$1.cpu$2")
-    l=$(median "$1.load$2")
-    awk -v c="$c" -v l="$l" 'BEGIN { if (c < 85 && l >= 90) print " (load-bound)"; else print "" }'
+    l=$(median "$1.lbusy$2")
+    pb=$(median "$1.pbusy$2")
+    awk -v c="$c" -v l="$l" -v pb="$pb" 'BEGIN { if (c < 85 && l >= 90) print " (load-bound)";
+        else if (pb - c >= 10) print " (shared CPU)"; else print "" }'
 }
 echo
 echo "Medians of $rounds rounds ($(date -u +%Y-%m-%d), $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg)):"
@@ -247,9 +261,9 @@ for conc in "${concs[@]}"; do
     row "CPU µs per connection, $conc client$([ "$conc" = 1 ] || echo s)" "us$conc"
 done
 for conc in "${concs[@]}"; do
-    printf '| proxy CPU use / load CPU use, %s client%s | %s%% / %s%% | %s%% / %s%% | |\n' "$conc" "$([ "$conc" = 1 ] || echo s)" \
-        "$(median "haproxy.cpu$conc")" "$(median "haproxy.load$conc")" \
-        "$(median "ppproxy.cpu$conc")" "$(median "ppproxy.load$conc")"
+    printf '| proxy CPU use / its CPU busy / load CPU busy, %s client%s | %s%% / %s%% / %s%% | %s%% / %s%% / %s%% | |\n' "$conc" "$([ "$conc" = 1 ] || echo s)" \
+        "$(median "haproxy.cpu$conc")" "$(median "haproxy.pbusy$conc")" "$(median "haproxy.lbusy$conc")" \
+        "$(median "ppproxy.cpu$conc")" "$(median "ppproxy.pbusy$conc")" "$(median "ppproxy.lbusy$conc")"
 done
 row "bulk MB/s, one connection, $((bulk_bytes >> 20)) MiB" bulk
 row "resident memory idle, kB" rss0
@@ -257,4 +271,6 @@ row "bytes per connection, header phase ($hold held)" mem_header
 row "bytes per connection, relay phase ($hold held)" mem_relay
 echo
 echo "Load side alone (client straight to the sink, 32 clients): $direct conns/s."
-echo "(load-bound): the proxy used under 85% of its CPU while the load CPU was full; its connections/s say little there, its CPU per connection still holds."
+echo "(load-bound): the proxy used under 85% of its CPU while the load generator's CPU was busy (all processes) 90% or more;"
+echo "(shared CPU): other processes took 10% or more of the proxy's CPU. In both cases connections/s say little"
+echo "about the proxy; its CPU time per connection still holds."

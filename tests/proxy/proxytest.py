@@ -1017,6 +1017,33 @@ class Suite:
     def test_bulk(self):
         self.bulk(self.pa_port, 1 << 30, 256 << 20, "bulk through ppproxy (splice)")
 
+    def test_max_header(self):
+        """--max-proxy-header: longer headers are closed, logged too_long; the
+        default is 4096."""
+        src, dst = ("192.0.2.80", 8000), ("192.0.2.81", 81)
+        big = v2_header(src, dst, tlvs=tlv(0xE0, b"x" * 4200))  # 4231 bytes
+        ok, took = rejected(self.pa_port, big + b"hello")
+        e = self.pa_log.find(lambda e: e.get("outcome") == "too_long")
+        R.check("default --max-proxy-header 4096: a %d-byte header is closed "
+                "(%.3f s), logged 'too_long'" % (len(big), took),
+                ok and e is not None, e)
+        _, pm, log = self.ppproxy("pm", ["--upstream", "127.0.0.1:%d" % self.sink_port,
+                                         "--trusted", "127.0.0.1", "--workers", "1",
+                                         "--max-proxy-header", "200"])
+        hdr = v2_header(src, dst, tlvs=tlv(0xE0, b"y" * 170))  # 201 bytes
+        ok, took = rejected(pm, hdr + b"hello")
+        e = log.find(lambda e: e.get("outcome") == "too_long")
+        R.check("--max-proxy-header 200: a 201-byte header is closed, logged "
+                "'too_long'", len(hdr) == 201 and ok and e is not None, e)
+        hdr = v2_header(src, dst, tlvs=tlv(0xE0, b"y" * 169))  # 200 bytes
+        c = connect(pm)
+        c.sendall(hdr + b"hello")
+        c.shutdown(socket.SHUT_WR)
+        reply = read_all(c)
+        c.close()
+        R.check("--max-proxy-header 200: a 200-byte header is relayed",
+                len(hdr) == 200 and reply.startswith(b"{"), reply)
+
     def test_abort(self):
         """A reset is passed on as a reset, a FIN as a FIN, both ways."""
         import struct
@@ -1236,6 +1263,7 @@ class Suite:
                  self.test_rejections, self.test_json_log, self.test_escaping,
                  self.test_timeout_defaults, self.test_upstream_down, self.test_receivers, self.test_dual_stack,
                  self.test_max_conns, self.test_concurrency, self.test_bulk, self.test_abort,
+                 self.test_max_header,
                  self.test_fd_exhaustion, self.test_signals, self.test_fd_leak]
         for step in steps:
             t0 = time.monotonic()
