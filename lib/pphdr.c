@@ -290,10 +290,10 @@ static PP_INLINE int hdr_end_call(pp_header *hdr, int r, size_t wake)
 
     PP_ASSERT(r != 0 && r >= PP_ERR_TRUNCATED);
     PP_ASSERT(wake == 0 || (r == PP_INCOMPLETE && st->stage == ST_V2_TLVS));
-    /* wake is 0 outside the TLV stage: only that stage changes it. */
+    /* wake is 0 outside the TLV stage (only that stage changes it), so
+     * storing it on every call changes it only there. */
     PP_ASSERT(st->wake == 0 || st->stage == ST_V2_TLVS);
-    if (st->stage == ST_V2_TLVS)
-        st->wake = wake;
+    st->wake = wake;
     if (r > 0) {
         hdr->length = (size_t)r;
         st->stage = ST_DONE;
@@ -653,7 +653,9 @@ static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
 #define V1_NEED 1     /* internal: the field runs into the end of the bytes */
 #define V1_MIN_LEN 15 /* "PROXY UNKNOWN\r\n": a lower max_len fits no line */
 
-/* The protocol token: TCP4, TCP6 or UNKNOWN; *family gets PP_AF_*. */
+/* The protocol token: TCP4, TCP6 or UNKNOWN; *family gets PP_AF_*. Its
+ * first byte is in. The three differ in their first or fourth byte, which
+ * picks the one token the bytes can begin. */
 static int v1_family_token(const uint8_t *p, const uint8_t *end,
                            uint8_t *family, const uint8_t **stop)
 {
@@ -663,22 +665,18 @@ static int v1_family_token(const uint8_t *p, const uint8_t *end,
     } tokens[3] = {{"TCP4", 4, PP_AF_INET},
                    {"TCP6", 4, PP_AF_INET6},
                    {"UNKNOWN", 7, PP_AF_UNSPEC}};
-    size_t avail = (size_t)(end - p);
-    int i, prefix = 0;
+    size_t avail = (size_t)(end - p), n;
+    int i = *p == 'U' ? 2 : avail > 3 && p[3] == '6' ? 1 : 0;
 
-    for (i = 0; i < 3; i++) {
-        size_t n = avail < tokens[i].len ? avail : tokens[i].len;
-        if (!prefix_eq(p, tokens[i].text, n))
-            continue;
-        if (n < tokens[i].len) {
-            prefix = 1;
-            continue;
-        }
-        *family = tokens[i].family;
-        *stop = p + n;
-        return PP_OK;
-    }
-    return prefix ? PP_INCOMPLETE : PP_ERR_V1_FAMILY;
+    PP_ASSERT(avail >= 1);
+    n = avail < tokens[i].len ? avail : tokens[i].len;
+    if (!prefix_eq(p, tokens[i].text, n))
+        return PP_ERR_V1_FAMILY;
+    if (n < tokens[i].len)
+        return PP_INCOMPLETE;
+    *family = tokens[i].family;
+    *stop = p + n;
+    return PP_OK;
 }
 
 /* The error the first byte of a field proves, V1_NEED when it is not in
@@ -717,29 +715,14 @@ static PP_INLINE int v1_field_end_error(int r, const uint8_t *s,
     return field_err;
 }
 
-/* The most bytes a field's parser and v1_field_end_error read from the
- * field's start: the longest prefix the parser accepts plus the byte it
- * stops at. An accepted prefix is always the start of some valid text
+/* The most bytes an IPv6 field's parser and v1_field_end_error read from
+ * the field's start: the longest prefix the parser accepts plus the byte
+ * it stops at. An accepted prefix is always the start of some valid text
  * (errors come as soon as the bytes prove them), so it is at most as long
- * as the longest valid text: "255.255.255.255" (15), a port (5), IPv6 with
- * an IPv4 tail "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). With
- * that many bytes before end, the unbounded copy runs. */
-#define V1_IP4_SPAN 16
+ * as the longest valid text, IPv6 with an IPv4 tail
+ * "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). With that many
+ * bytes before end, the unbounded copy runs. */
 #define V1_IP6_SPAN 46
-#define V1_PORT_SPAN 6
-
-/* An IPv4 field from a mark: its first byte is checked only at its
- * start. */
-static PP_INLINE int v1_ip4_field(v1_ip4_mark *m, const uint8_t *end,
-                                  uint8_t ip[16], const uint8_t **stop,
-                                  int bounded)
-{
-    int r = m->done == 0 ? v1_field_start_error(m->at, end, bounded) : 0;
-    if (r != 0)
-        return r;
-    r = v1_ip4_parse_from(m, end, ip, stop, bounded);
-    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
-}
 
 static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
                                   uint8_t ip[16], const uint8_t **stop,
@@ -752,68 +735,67 @@ static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
     return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
 }
 
-/* One function per family, each holding its bounded and unbounded copy
- * (out of line, so that the copies exist once). A bounded IPv4 parse goes
- * on from the octets already final (st->part octets, the next one at
- * st->part_at from the field's start). */
-static PP_NOINLINE int v1_ip4_address(hdr_progress *st, const uint8_t *p,
-                                      const uint8_t *end, uint8_t ip[16],
-                                      const uint8_t **stop)
+/* A field parser's answer, returned by value from one that is out of line
+ * (a pointer to the caller's locals would keep the caller from ending in a
+ * tail call): r is 0, V1_NEED or an error; on 0 at is the separator. */
+typedef struct v1_answer {
+    int r;
+    const uint8_t *at;
+} v1_answer;
+
+/* An IPv6 field, read from its start at each call (an address is at most
+ * 45 bytes): one function holding the bounded and the unbounded copy, out
+ * of line so that the copies exist once. */
+static PP_NOINLINE v1_answer v1_ip6_address(const uint8_t *p,
+                                            const uint8_t *end, uint8_t ip[16])
+{
+    v1_answer a;
+
+    a.at = p;
+    a.r = (size_t)(end - p) >= V1_IP6_SPAN ? v1_ip6_field(p, end, ip, &a.at, 0)
+                                           : v1_ip6_field(p, end, ip, &a.at, 1);
+    return a;
+}
+
+/* An IPv4 field, going on from the octets already final: st->part of
+ * them, the next one (its dot after the first) at *pp. 0: the address is
+ * whole and *pp is on the separator; V1_NEED: st and *pp say where the
+ * next call goes on; or an error. */
+static PP_INLINE int v1_ip4_address(hdr_progress *st, const uint8_t **pp,
+                                    const uint8_t *end, uint8_t ip[16])
 {
     v1_ip4_mark m;
-    int r;
+    const uint8_t *s = *pp;
+    int r = 0;
 
-    m.at = p;
-    m.done = 0;
-    if ((size_t)(end - p) >= V1_IP4_SPAN) {
-        /* Always finishes the field: from its start, as a fresh parse. */
-        st->part = st->part_at = 0;
-        return v1_ip4_field(&m, end, ip, stop, 0);
+    m.at = *pp;
+    m.done = st->part;
+    if (m.done == 0)
+        r = v1_field_start_error(m.at, end, 1);
+    if (r == 0) {
+        r = v1_ip4_parse_from(&m, end, ip, &s, 1);
+        r = v1_field_end_error(r, s, end, ' ', PP_ERR_V1_ADDRESS, 1);
     }
-    if (st->part_at <= (size_t)(end - p)) { /* else fewer bytes than before */
-        m.at = p + st->part_at;
-        m.done = st->part;
-    }
-    r = v1_ip4_field(&m, end, ip, stop, 1);
-    /* Only the end of the bytes leaves the field open: keep the mark. */
-    st->part = r == V1_NEED ? (uint8_t)m.done : 0;
-    st->part_at = r == V1_NEED ? (uint8_t)(m.at - p) : 0;
+    *pp = r == 0 ? s : m.at;
+    st->part = (uint8_t)m.done;
     return r;
 }
 
-static PP_NOINLINE int v1_ip6_address(const uint8_t *p, const uint8_t *end,
-                                      uint8_t ip[16], const uint8_t **stop)
+/* A port field ended by sep, read from its start at each call (a port is
+ * at most 5 digits). On 0 *pp moves to the separator. */
+static PP_INLINE int v1_port_field(const uint8_t **pp, const uint8_t *end,
+                                   uint16_t *port, uint8_t sep)
 {
-    if ((size_t)(end - p) >= V1_IP6_SPAN)
-        return v1_ip6_field(p, end, ip, stop, 0);
-    return v1_ip6_field(p, end, ip, stop, 1);
-}
+    const uint8_t *s = *pp;
+    int r = v1_field_start_error(*pp, end, 1);
 
-static int v1_address(pp_header *hdr, const uint8_t *p, const uint8_t *end,
-                      uint8_t ip[16], const uint8_t **stop)
-{
-    if (hdr->family == PP_AF_INET)
-        return v1_ip4_address(hdr_state(hdr), p, end, ip, stop);
-    return v1_ip6_address(p, end, ip, stop);
-}
-
-static PP_INLINE int v1_port_in(const uint8_t *p, const uint8_t *end,
-                                uint16_t *port, uint8_t sep,
-                                const uint8_t **stop, int bounded)
-{
-    int r = v1_field_start_error(p, end, bounded);
-    if (r != 0)
-        return r;
-    r = v1_port(p, end, port, stop, bounded);
-    return v1_field_end_error(r, *stop, end, sep, PP_ERR_V1_PORT, bounded);
-}
-
-static int v1_port_field(const uint8_t *p, const uint8_t *end, uint16_t *port,
-                         uint8_t sep, const uint8_t **stop)
-{
-    if ((size_t)(end - p) >= V1_PORT_SPAN)
-        return v1_port_in(p, end, port, sep, stop, 0);
-    return v1_port_in(p, end, port, sep, stop, 1);
+    if (r == 0) {
+        r = v1_port(*pp, end, port, &s, 1);
+        r = v1_field_end_error(r, s, end, sep, PP_ERR_V1_PORT, 1);
+    }
+    if (r == 0)
+        *pp = s;
+    return r;
 }
 
 /* The protocol token and what follows it: 0, V1_NEED, or an error. */
@@ -867,140 +849,221 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
     return (int)n;
 }
 
-/* The v1 line, resumable at each field: fields already checked are not
- * looked at again; the field in progress is re-read from its start (an
- * IPv4 address from its first octet not yet final), at most 45 bytes, so
- * byte-by-byte feeding costs a bounded multiple. Fields are read from
- * [st->pos, end), end being where the CR must come by. Returns the line's
- * length, V1_NEED or an error. */
-static int v1_fields(pp_header *hdr, const uint8_t *buf, size_t len,
-                     const uint8_t *end)
+/* The fields of a line, one function each, in the order of the line. Each
+ * reads its field from p, where the last call left it (in an IPv4 address
+ * st->part octets are final and p is at the next one). When the field is
+ * whole, the function goes on with the next field's function, a tail call;
+ * when the bytes run out first, v1_wait records where the next call goes
+ * on. end is where the CR must come by: the end of the bytes, or of the
+ * longest line allowed. Each returns the call's answer (the line's length,
+ * PP_INCOMPLETE or an error) and ends the call. */
+typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end);
+static v1_field_fn v1_from_family, v1_from_addr4, v1_from_addr6, v1_from_port,
+    v1_from_rest, v1_from_lf;
+
+/* The field at p runs into end, or r is an error. Once end is the end of
+ * the longest line allowed, more bytes cannot bring the CR in time. */
+static int v1_wait(pp_header *hdr, const uint8_t *buf, const uint8_t *p,
+                   const uint8_t *end, int r)
 {
     hdr_progress *st = hdr_state(hdr);
-    const uint8_t *p = buf + st->pos, *s = p;
-    int r = 0;
+
+    if (r != V1_NEED)
+        return hdr_end_call(hdr, r, 0);
+    st->pos = (uint32_t)(p - buf);
+    if ((size_t)(end - buf) < st->cr_limit)
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
+    return hdr_end_call(hdr,
+                        st->cr_limit == PP_V1_MAX_LEN - 1 ? PP_ERR_V1_TOO_LONG
+                                                          : PP_ERR_TOO_LONG,
+                        0);
+}
+
+/* The next field, of stage `stage`, starts: no octet of it is final
+ * yet. */
+static PP_INLINE void v1_next(pp_header *hdr, uint8_t stage)
+{
+    hdr_progress *st = hdr_state(hdr);
+
+    st->stage = stage;
+    st->part = 0;
+}
+
+/* The address field in progress (src or dst) in the line's family. */
+static PP_INLINE int v1_from_address(pp_header *hdr, const uint8_t *buf,
+                                     size_t len, const uint8_t *p,
+                                     const uint8_t *end)
+{
+    if (hdr->family == PP_AF_INET)
+        return v1_from_addr4(hdr, buf, len, p, end);
+    return v1_from_addr6(hdr, buf, len, p, end);
+}
+
+/* After the source address its separator, then the destination address;
+ * after that its separator, then the source port. */
+static PP_INLINE int v1_after_address(pp_header *hdr, const uint8_t *buf,
+                                      size_t len, const uint8_t *sep,
+                                      const uint8_t *end)
+{
+    if (hdr_state(hdr)->stage == ST_V1_SRC) {
+        v1_next(hdr, ST_V1_DST);
+        return v1_from_address(hdr, buf, len, sep + 1, end);
+    }
+    v1_next(hdr, ST_V1_SPORT);
+    return v1_from_port(hdr, buf, len, sep + 1, end);
+}
+
+static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
+                          const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *s = p;
+    int r = v1_family_field(hdr, p, end, &s);
+
+    if (r != 0)
+        return v1_wait(hdr, buf, p, end, r);
+    if (hdr->family != PP_AF_UNSPEC) {
+        v1_next(hdr, ST_V1_SRC);
+        return v1_from_address(hdr, buf, len, s + 1, end);
+    }
+    if (*s == '\r') {
+        v1_next(hdr, ST_V1_LF);
+        return v1_from_lf(hdr, buf, len, s + 1, end);
+    }
+    v1_next(hdr, ST_V1_REST);
+    return v1_from_rest(hdr, buf, len, s + 1, end);
+}
+
+static int v1_from_addr4(pp_header *hdr, const uint8_t *buf, size_t len,
+                         const uint8_t *p, const uint8_t *end)
+{
+    hdr_progress *st = hdr_state(hdr);
+    int r = v1_ip4_address(st, &p, end,
+                           st->stage == ST_V1_SRC ? hdr->src.ip : hdr->dst.ip);
+
+    if (r != 0)
+        return v1_wait(hdr, buf, p, end, r);
+    return v1_after_address(hdr, buf, len, p, end);
+}
+
+static int v1_from_addr6(pp_header *hdr, const uint8_t *buf, size_t len,
+                         const uint8_t *p, const uint8_t *end)
+{
+    uint8_t *ip =
+        hdr_state(hdr)->stage == ST_V1_SRC ? hdr->src.ip : hdr->dst.ip;
+    v1_answer a = v1_ip6_address(p, end, ip);
+
+    if (a.r != 0)
+        return v1_wait(hdr, buf, p, end, a.r);
+    return v1_after_address(hdr, buf, len, a.at, end);
+}
+
+/* The source port, ended by a space, or the destination port, ended by
+ * the CR. */
+static int v1_from_port(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    hdr_progress *st = hdr_state(hdr);
+    int src = st->stage == ST_V1_SPORT;
+    int r = v1_port_field(&p, end, src ? &hdr->src.port : &hdr->dst.port,
+                          src ? ' ' : '\r');
+
+    if (r != 0)
+        return v1_wait(hdr, buf, p, end, r);
+    if (src) {
+        v1_next(hdr, ST_V1_DPORT);
+        return v1_from_port(hdr, buf, len, p + 1, end);
+    }
+    v1_next(hdr, ST_V1_LF);
+    return v1_from_lf(hdr, buf, len, p + 1, end);
+}
+
+/* UNKNOWN: the rest of the line up to its CR; p is where the search for
+ * the CR goes on. */
+static int v1_from_rest(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *s = p;
+    int r = v1_unknown_rest(p, end, &s);
+
+    if (r != 0)
+        return v1_wait(hdr, buf, s, end, r);
+    v1_next(hdr, ST_V1_LF);
+    return v1_from_lf(hdr, buf, len, s + 1, end);
+}
+
+/* The LF after the CR: it may sit just past end (the CR came in time). */
+static int v1_from_lf(pp_header *hdr, const uint8_t *buf, size_t len,
+                      const uint8_t *p, const uint8_t *end)
+{
+    (void)end;
+    if (p == buf + len) {
+        hdr_state(hdr)->pos = (uint32_t)(p - buf);
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
+    }
+    if (*p != '\n')
+        return hdr_end_call(hdr, PP_ERR_V1_CRLF, 0);
+    return hdr_end_call(hdr, v1_result(hdr, hdr->family, (size_t)(p + 1 - buf)),
+                        0);
+}
+
+/* A call after the first one that got past "PROXY ": on with the field in
+ * progress. */
+static int v1_later_call(pp_header *hdr, const uint8_t *buf, size_t len)
+{
+    const hdr_progress *st = hdr_cstate(hdr);
+    const uint8_t *p, *end;
 
     PP_ASSERT(st->stage >= ST_V1_FAMILY && st->stage <= ST_V1_LF);
-    if (p > end) /* len shrank since an earlier call: caller misuse */
-        return PP_ERR_ARG;
+    if (st->pos > len) /* none yet, or fewer bytes than before: misuse */
+        return hdr_end_call(hdr, len == 0 ? PP_INCOMPLETE : PP_ERR_ARG, 0);
+    p = buf + st->pos;
+    end = buf + (len < st->cr_limit ? len : st->cr_limit);
     switch (st->stage) {
     case ST_V1_FAMILY:
-        r = v1_family_field(hdr, p, end, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        if (hdr->family == PP_AF_UNSPEC) {
-            if (*s == '\r')
-                goto lf;
-            st->stage = ST_V1_REST;
-            goto rest;
-        }
-        st->stage = ST_V1_SRC;
-        /* fallthrough */
+        return v1_from_family(hdr, buf, len, p, end);
     case ST_V1_SRC:
-        r = v1_address(hdr, p, end, hdr->src.ip, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_DST;
-        /* fallthrough */
     case ST_V1_DST:
-        r = v1_address(hdr, p, end, hdr->dst.ip, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_SPORT;
-        /* fallthrough */
+        return v1_from_address(hdr, buf, len, p, end);
     case ST_V1_SPORT:
-        r = v1_port_field(p, end, &hdr->src.port, ' ', &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_DPORT;
-        /* fallthrough */
     case ST_V1_DPORT:
-        r = v1_port_field(p, end, &hdr->dst.port, '\r', &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        goto lf;
+        return v1_from_port(hdr, buf, len, p, end);
     case ST_V1_REST:
-    rest:
-        r = v1_unknown_rest(p, end, &s);
-        p = s;
-        if (r != 0)
-            break;
-        p = s + 1;
-        /* fallthrough */
+        return v1_from_rest(hdr, buf, len, p, end);
     case ST_V1_LF:
-    lf:
-        st->stage = ST_V1_LF;
-        if (p == buf + len) {
-            r = V1_NEED;
-            break;
-        }
-        if (*p != '\n')
-            return PP_ERR_V1_CRLF;
-        return v1_result(hdr, hdr->family, (size_t)(p + 1 - buf));
+        return v1_from_lf(hdr, buf, len, p, end);
     default:
-        return PP_ERR_ARG; /* corrupted state */
+        return hdr_end_call(hdr, PP_ERR_ARG, 0); /* corrupted state */
     }
-    if (r != V1_NEED)
-        return r;
-    st->pos = (uint32_t)(p - buf);
-    return V1_NEED;
 }
 
-/* The resumable parser after "PROXY ": the line's length, PP_INCOMPLETE,
- * or an error. */
-static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
-{
-    size_t limit = v1_max_line_len(hdr);
-    /* The CR must sit within the first limit - 1 bytes. */
-    const uint8_t *end = buf + (len < limit - 1 ? len : limit - 1);
-    int r = v1_fields(hdr, buf, len, end);
-
-    if (r != V1_NEED)
-        return r;
-    /* More bytes cannot help once the CR can no longer come in time. */
-    if ((size_t)(end - buf) == limit - 1 && hdr_state(hdr)->stage != ST_V1_LF)
-        return limit == PP_V1_MAX_LEN ? PP_ERR_V1_TOO_LONG : PP_ERR_TOO_LONG;
-    return PP_INCOMPLETE;
-}
-
-/* "PROXY" then one space, then the fields: the line's length,
- * PP_INCOMPLETE, or an error. */
-static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
-{
-    hdr_progress *st = hdr_state(hdr);
-    size_t n = len < 5 ? len : 5;
-
-    if (!prefix_eq(buf, "PROXY", n))
-        return PP_ERR_NOT_PROXY;
-    if (len < 5)
-        return PP_INCOMPLETE;
-    if (hdr->flags & PP_F_NO_V1)
-        return PP_ERR_VERSION_DISABLED;
-    if (len < 6)
-        return PP_INCOMPLETE;
-    if (buf[5] != ' ')
-        return PP_ERR_V1_SYNTAX;
-    st->pos = 6;
-    st->stage = ST_V1_FAMILY;
-    return v1_parse(hdr, buf, len);
-}
-
-/* A first call starting with 'P', by the resumable parser from byte 0.
- * Every answer of the whole-line path but its successes comes from here,
- * so that any split of the bytes gives the same answer. */
-static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *b,
+/* A first call starting with 'P', by the resumable parser from byte 0:
+ * "PROXY" then one space, then the fields. Every answer of the whole-line
+ * path but its successes comes from here, so that any split of the bytes
+ * gives the same answer. */
+static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *buf,
                                            size_t len)
 {
-    return hdr_end_call(hdr,
-                        hdr_max_len_below(hdr->max_len, V1_MIN_LEN)
-                            ? PP_ERR_TOO_LONG
-                            : v1_signature(hdr, b, len),
-                        0);
+    hdr_progress *st = hdr_state(hdr);
+    size_t n = len < 5 ? len : 5, limit = v1_max_line_len(hdr);
+    int r = PP_INCOMPLETE;
+
+    if (hdr_max_len_below(hdr->max_len, V1_MIN_LEN))
+        r = PP_ERR_TOO_LONG;
+    else if (!prefix_eq(buf, "PROXY", n))
+        r = PP_ERR_NOT_PROXY;
+    else if (len >= 5 && (hdr->flags & PP_F_NO_V1) != 0)
+        r = PP_ERR_VERSION_DISABLED;
+    else if (len >= 6 && buf[5] != ' ')
+        r = PP_ERR_V1_SYNTAX;
+    if (len < 6 || r != PP_INCOMPLETE)
+        return hdr_end_call(hdr, r, 0);
+    /* The CR must sit within the first limit - 1 bytes. */
+    st->cr_limit = (uint8_t)(limit - 1);
+    st->pos = 6;
+    v1_next(hdr, ST_V1_FAMILY);
+    return v1_from_family(hdr, buf, len, buf + 6,
+                          buf + (len < limit - 1 ? len : limit - 1));
 }
 
 /* ---- the whole-line fast path ----------------------------------------- */
@@ -1510,13 +1573,13 @@ static PP_NOINLINE int hdr_later_call(pp_header *hdr, const uint8_t *b,
 {
     const hdr_progress *st = hdr_cstate(hdr);
 
+    if (st->stage <= ST_V1_LF)
+        return v1_later_call(hdr, b, len);
     if (st->stage == ST_V2_TLVS)
         return v2_tlv_stage(hdr, b, len);
     if (st->stage == ST_DONE || st->stage == ST_FAILED)
         return hdr_repeat_result(hdr, b, len);
-    if (len == 0)
-        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
-    return hdr_end_call(hdr, v1_parse(hdr, b, len), 0);
+    return hdr_end_call(hdr, PP_ERR_ARG, 0); /* corrupted state */
 }
 
 int pp_parse(pp_header *hdr, const void *buf, size_t len)
