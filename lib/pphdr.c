@@ -290,14 +290,20 @@ static PP_INLINE int hdr_end_call(pp_header *hdr, int r, size_t wake)
 
     PP_ASSERT(r != 0 && r >= PP_ERR_TRUNCATED);
     PP_ASSERT(wake == 0 || (r == PP_INCOMPLETE && st->stage == ST_V2_TLVS));
-    /* wake is 0 outside the TLV stage (only that stage changes it), so
-     * storing it on every call changes it only there. */
+    /* wake is 0 outside the TLV stage: only that stage changes it. So an
+     * incomplete answer may store it whatever the stage, and a final one
+     * clears it only when it leaves that stage. */
     PP_ASSERT(st->wake == 0 || st->stage == ST_V2_TLVS);
-    st->wake = wake;
+    if (r == PP_INCOMPLETE) {
+        st->wake = wake;
+        return r;
+    }
+    if (st->stage == ST_V2_TLVS)
+        st->wake = 0;
     if (r > 0) {
         hdr->length = (size_t)r;
         st->stage = ST_DONE;
-    } else if (r != PP_INCOMPLETE) {
+    } else {
         st->result = (int8_t)r;
         st->stage = ST_FAILED;
     }
@@ -859,8 +865,8 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
  * PP_INCOMPLETE or an error) and ends the call. */
 typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
                         const uint8_t *p, const uint8_t *end);
-static v1_field_fn v1_from_family, v1_from_addr4, v1_from_addr6, v1_from_port,
-    v1_from_rest, v1_from_lf;
+static v1_field_fn v1_from_family, v1_from_addr4, v1_from_addr6, v1_from_sport,
+    v1_from_dport, v1_from_rest, v1_from_lf;
 
 /* The field at p runs into end, or r is an error. Once end is the end of
  * the longest line allowed, more bytes cannot bring the CR in time. */
@@ -911,7 +917,7 @@ static PP_INLINE int v1_after_address(pp_header *hdr, const uint8_t *buf,
         return v1_from_address(hdr, buf, len, sep + 1, end);
     }
     v1_next(hdr, ST_V1_SPORT);
-    return v1_from_port(hdr, buf, len, sep + 1, end);
+    return v1_from_sport(hdr, buf, len, sep + 1, end);
 }
 
 static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
@@ -958,22 +964,26 @@ static int v1_from_addr6(pp_header *hdr, const uint8_t *buf, size_t len,
     return v1_after_address(hdr, buf, len, a.at, end);
 }
 
-/* The source port, ended by a space, or the destination port, ended by
- * the CR. */
-static int v1_from_port(pp_header *hdr, const uint8_t *buf, size_t len,
-                        const uint8_t *p, const uint8_t *end)
+/* The source port, ended by a space. */
+static int v1_from_sport(pp_header *hdr, const uint8_t *buf, size_t len,
+                         const uint8_t *p, const uint8_t *end)
 {
-    hdr_progress *st = hdr_state(hdr);
-    int src = st->stage == ST_V1_SPORT;
-    int r = v1_port_field(&p, end, src ? &hdr->src.port : &hdr->dst.port,
-                          src ? ' ' : '\r');
+    int r = v1_port_field(&p, end, &hdr->src.port, ' ');
 
     if (r != 0)
         return v1_wait(hdr, buf, p, end, r);
-    if (src) {
-        v1_next(hdr, ST_V1_DPORT);
-        return v1_from_port(hdr, buf, len, p + 1, end);
-    }
+    v1_next(hdr, ST_V1_DPORT);
+    return v1_from_dport(hdr, buf, len, p + 1, end);
+}
+
+/* The destination port, ended by the CR. */
+static int v1_from_dport(pp_header *hdr, const uint8_t *buf, size_t len,
+                         const uint8_t *p, const uint8_t *end)
+{
+    int r = v1_port_field(&p, end, &hdr->dst.port, '\r');
+
+    if (r != 0)
+        return v1_wait(hdr, buf, p, end, r);
     v1_next(hdr, ST_V1_LF);
     return v1_from_lf(hdr, buf, len, p + 1, end);
 }
@@ -1026,8 +1036,9 @@ static int v1_later_call(pp_header *hdr, const uint8_t *buf, size_t len)
     case ST_V1_DST:
         return v1_from_address(hdr, buf, len, p, end);
     case ST_V1_SPORT:
+        return v1_from_sport(hdr, buf, len, p, end);
     case ST_V1_DPORT:
-        return v1_from_port(hdr, buf, len, p, end);
+        return v1_from_dport(hdr, buf, len, p, end);
     case ST_V1_REST:
         return v1_from_rest(hdr, buf, len, p, end);
     case ST_V1_LF:
