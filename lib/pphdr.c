@@ -21,9 +21,11 @@
  *  11. Status names and sentences (status_).
  *
  * The parser keeps one grammar in one place: v1 has one field parser,
- * resumable at each field; a call that holds the whole line goes through
- * the same address and port parsers without their end-of-bytes checks and
- * fills the result with the same function (v1_result). v2 has one path
+ * one function per field, and a later call goes straight to the function
+ * of the field in progress (an IPv4 address goes on from its last final
+ * octet); a call that holds the whole line goes through the same address
+ * and port parsers without their end-of-bytes checks and fills the result
+ * with the same function (v1_result). v2 has one path
  * and one function that writes its result (v2_done): a header without
  * TLVs skips the TLV stage, and at a first call one compare of bytes 8..15
  * (v2_plain_len) finds the common ones. Every call of pp_parse that
@@ -741,9 +743,9 @@ static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
     return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
 }
 
-/* A field parser's answer, returned by value from one that is out of line
- * (a pointer to the caller's locals would keep the caller from ending in a
- * tail call): r is 0, V1_NEED or an error; on 0 at is the separator. */
+/* A field parser's answer, returned by value so that its callers, which
+ * end in tail calls, need not lend it a local: r is 0, V1_NEED or an
+ * error; on 0 at is the separator. */
 typedef struct v1_answer {
     int r;
     const uint8_t *at;
@@ -859,7 +861,7 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
  * reads its field from p, where the last call left it (in an IPv4 address
  * st->part octets are final and p is at the next one). When the field is
  * whole, the function goes on with the next field's function, a tail call;
- * when the bytes run out first, v1_wait records where the next call goes
+ * when the bytes run out first, v1_stop records where the next call goes
  * on. end is where the CR must come by: the end of the bytes, or of the
  * longest line allowed. Each returns the call's answer (the line's length,
  * PP_INCOMPLETE or an error) and ends the call. */
@@ -868,9 +870,10 @@ typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
 static v1_field_fn v1_from_family, v1_from_addr4, v1_from_addr6, v1_from_sport,
     v1_from_dport, v1_from_rest, v1_from_lf;
 
-/* The field at p runs into end, or r is an error. Once end is the end of
- * the longest line allowed, more bytes cannot bring the CR in time. */
-static int v1_wait(pp_header *hdr, const uint8_t *buf, const uint8_t *p,
+/* The field at p stops the call: r is V1_NEED (the field runs into end)
+ * or an error. Once end is the end of the longest line allowed, more bytes
+ * cannot bring the CR in time. */
+static int v1_stop(pp_header *hdr, const uint8_t *buf, const uint8_t *p,
                    const uint8_t *end, int r)
 {
     hdr_progress *st = hdr_state(hdr);
@@ -927,7 +930,7 @@ static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
     int r = v1_family_field(hdr, p, end, &s);
 
     if (r != 0)
-        return v1_wait(hdr, buf, p, end, r);
+        return v1_stop(hdr, buf, p, end, r);
     if (hdr->family != PP_AF_UNSPEC) {
         v1_next(hdr, ST_V1_SRC);
         return v1_from_address(hdr, buf, len, s + 1, end);
@@ -948,7 +951,7 @@ static int v1_from_addr4(pp_header *hdr, const uint8_t *buf, size_t len,
                            st->stage == ST_V1_SRC ? hdr->src.ip : hdr->dst.ip);
 
     if (r != 0)
-        return v1_wait(hdr, buf, p, end, r);
+        return v1_stop(hdr, buf, p, end, r);
     return v1_after_address(hdr, buf, len, p, end);
 }
 
@@ -960,7 +963,7 @@ static int v1_from_addr6(pp_header *hdr, const uint8_t *buf, size_t len,
     v1_answer a = v1_ip6_address(p, end, ip);
 
     if (a.r != 0)
-        return v1_wait(hdr, buf, p, end, a.r);
+        return v1_stop(hdr, buf, p, end, a.r);
     return v1_after_address(hdr, buf, len, a.at, end);
 }
 
@@ -971,7 +974,7 @@ static int v1_from_sport(pp_header *hdr, const uint8_t *buf, size_t len,
     int r = v1_port_field(&p, end, &hdr->src.port, ' ');
 
     if (r != 0)
-        return v1_wait(hdr, buf, p, end, r);
+        return v1_stop(hdr, buf, p, end, r);
     v1_next(hdr, ST_V1_DPORT);
     return v1_from_dport(hdr, buf, len, p + 1, end);
 }
@@ -983,7 +986,7 @@ static int v1_from_dport(pp_header *hdr, const uint8_t *buf, size_t len,
     int r = v1_port_field(&p, end, &hdr->dst.port, '\r');
 
     if (r != 0)
-        return v1_wait(hdr, buf, p, end, r);
+        return v1_stop(hdr, buf, p, end, r);
     v1_next(hdr, ST_V1_LF);
     return v1_from_lf(hdr, buf, len, p + 1, end);
 }
@@ -997,7 +1000,7 @@ static int v1_from_rest(pp_header *hdr, const uint8_t *buf, size_t len,
     int r = v1_unknown_rest(p, end, &s);
 
     if (r != 0)
-        return v1_wait(hdr, buf, s, end, r);
+        return v1_stop(hdr, buf, s, end, r);
     v1_next(hdr, ST_V1_LF);
     return v1_from_lf(hdr, buf, len, s + 1, end);
 }
