@@ -354,7 +354,9 @@ static unsigned v1_hex_digit(uint8_t c)
 }
 
 /* One decimal octet 0..255 without leading zeros. The leading zero is
- * looked at only when a second digit follows it. */
+ * looked at only when a second digit follows it. PP_OK: the octet is final,
+ * stopped by a byte that cannot continue it or complete with three digits
+ * or a 0; PP_INCOMPLETE: the end of the bytes came first (bounded only). */
 static PP_INLINE int v1_ip4_octet(const uint8_t **pp, const uint8_t *end,
                                   uint8_t *out, int bounded)
 {
@@ -379,6 +381,8 @@ static PP_INLINE int v1_ip4_octet(const uint8_t **pp, const uint8_t *end,
                 return PP_ERR_V1_ADDRESS;
         }
     }
+    if (bounded && p == end && p - *pp < 3 && v != 0)
+        return PP_INCOMPLETE; /* more digits may come */
     *out = (uint8_t)v;
     *pp = p;
     return PP_OK;
@@ -397,20 +401,19 @@ static PP_INLINE int v1_ip4_dot_octet(const uint8_t **pp, const uint8_t *end,
 }
 
 /* Where an IPv4 parse can go on later: octets before `done` are final
- * (each was stopped by a byte, not by the end of the bytes) and `at` is
- * where the next one starts, with its dot. Fed one byte at a time, an
- * address is then read about once, not once per byte. */
+ * and `at` is where the next one starts, with its dot. Fed one byte at a
+ * time, an address is then read about once, not once per byte. */
 typedef struct v1_ip4_mark {
     const uint8_t *at;
     int done;
 } v1_ip4_mark;
 
-/* After octet n - 1 stopped at p: final unless the end stopped it. Only
- * a bounded parse can run into the end and need the mark. */
-static PP_INLINE void v1_ip4_mark_at(v1_ip4_mark *m, const uint8_t *p,
-                                     const uint8_t *end, int n, int bounded)
+/* Octet n - 1 is final and stopped at p. Only a bounded parse can run
+ * into the end of the bytes and need the mark. */
+static PP_INLINE void v1_ip4_mark_at(v1_ip4_mark *m, const uint8_t *p, int n,
+                                     int bounded)
 {
-    if (bounded && p != end) {
+    if (bounded) {
         m->at = p;
         m->done = n;
     }
@@ -431,19 +434,19 @@ static PP_INLINE int v1_ip4_parse_from(v1_ip4_mark *m, const uint8_t *end,
         r = v1_ip4_octet(&p, end, &out[0], bounded);
         if (r != PP_OK)
             break;
-        v1_ip4_mark_at(m, p, end, 1, bounded);
+        v1_ip4_mark_at(m, p, 1, bounded);
         /* fallthrough */
     case 1:
         r = v1_ip4_dot_octet(&p, end, &out[1], bounded);
         if (r != PP_OK)
             break;
-        v1_ip4_mark_at(m, p, end, 2, bounded);
+        v1_ip4_mark_at(m, p, 2, bounded);
         /* fallthrough */
     case 2:
         r = v1_ip4_dot_octet(&p, end, &out[2], bounded);
         if (r != PP_OK)
             break;
-        v1_ip4_mark_at(m, p, end, 3, bounded);
+        v1_ip4_mark_at(m, p, 3, bounded);
         /* fallthrough */
     default:
         r = v1_ip4_dot_octet(&p, end, &out[3], bounded);
@@ -469,9 +472,11 @@ static PP_INLINE int v1_ip4_parse(const uint8_t *p, const uint8_t *end,
  * lines and for trust table text alike. Parsing stops at the first byte
  * that cannot continue the address. PP_OK: [p, *stop) is a complete
  * address (*stop may be end, where more could still follow);
- * PP_INCOMPLETE: end reached inside a valid but unfinished prefix;
- * PP_ERR_V1_ADDRESS: the bytes can never form a valid address. out is in
- * network order. */
+ * PP_INCOMPLETE: end reached inside a valid prefix (an IPv4 address whose
+ * last octet more digits could continue is one); PP_ERR_V1_ADDRESS: the
+ * bytes can never form a valid address. Callers treat the first two alike
+ * at end: v1 waits for the separator, and the trust table ends its text
+ * with a byte that stops any address. out is in network order. */
 static int v1_ip4_text(const uint8_t *p, const uint8_t *end, uint8_t out[4],
                        const uint8_t **stop)
 {
