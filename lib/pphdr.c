@@ -928,6 +928,7 @@ static PP_INLINE int v1_after_address(pp_header *hdr, const uint8_t *buf,
     return v1_from_sport(hdr, buf, len, sep + 1, end);
 }
 
+/* The protocol token; UNKNOWN may end the line right after it. */
 static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
                           const uint8_t *p, const uint8_t *end)
 {
@@ -948,6 +949,8 @@ static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
     return v1_from_rest(hdr, buf, len, s + 1, end);
 }
 
+/* The IPv4 address in progress, the source or the destination by the
+ * stage. */
 static int v1_from_addr4(pp_header *hdr, const uint8_t *buf, size_t len,
                          const uint8_t *p, const uint8_t *end)
 {
@@ -960,6 +963,7 @@ static int v1_from_addr4(pp_header *hdr, const uint8_t *buf, size_t len,
     return v1_after_address(hdr, buf, len, p, end);
 }
 
+/* The same for an IPv6 address. */
 static int v1_from_addr6(pp_header *hdr, const uint8_t *buf, size_t len,
                          const uint8_t *p, const uint8_t *end)
 {
