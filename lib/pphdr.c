@@ -666,30 +666,25 @@ static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
 #define V1_NEED 1     /* internal: the field runs into the end of the bytes */
 #define V1_MIN_LEN 15 /* "PROXY UNKNOWN\r\n": a lower max_len fits no line */
 
-/* The protocol token: TCP4, TCP6 or UNKNOWN; *family gets PP_AF_*. Its
- * first byte is in. The three differ in their first or fourth byte, which
- * picks the one token the bytes can begin. */
-static int v1_family_token(const uint8_t *p, const uint8_t *end,
-                           uint8_t *family, const uint8_t **stop)
-{
-    static const struct {
-        char text[8];
-        uint8_t len, family;
-    } tokens[3] = {{"TCP4", 4, PP_AF_INET},
-                   {"TCP6", 4, PP_AF_INET6},
-                   {"UNKNOWN", 7, PP_AF_UNSPEC}};
-    size_t avail = (size_t)(end - p), n;
-    int i = *p == 'U' ? 2 : avail > 3 && p[3] == '6' ? 1 : 0;
+/* The protocol tokens. The three differ in their first or fourth byte,
+ * which picks the one token the bytes can begin; TCP4 and TCP6 share the
+ * bytes before their fourth. */
+typedef struct v1_token {
+    char text[8];
+    uint8_t len, family;
+} v1_token;
 
-    PP_ASSERT(avail >= 1);
-    n = avail < tokens[i].len ? avail : tokens[i].len;
-    if (!prefix_eq(p, tokens[i].text, n))
-        return PP_ERR_V1_FAMILY;
-    if (n < tokens[i].len)
-        return PP_INCOMPLETE;
-    *family = tokens[i].family;
-    *stop = p + n;
-    return PP_OK;
+static const v1_token v1_tokens[3] = {{"TCP4", 4, PP_AF_INET},
+                                      {"TCP6", 4, PP_AF_INET6},
+                                      {"UNKNOWN", 7, PP_AF_UNSPEC}};
+
+/* The token that the bytes from p (at least one) can begin. */
+static PP_INLINE const v1_token *v1_token_at(const uint8_t *p,
+                                             const uint8_t *end)
+{
+    if (*p == 'U')
+        return &v1_tokens[2];
+    return end - p > 3 && p[3] == '6' ? &v1_tokens[1] : &v1_tokens[0];
 }
 
 /* The error the first byte of a field proves, V1_NEED when it is not in
@@ -811,18 +806,35 @@ static PP_INLINE int v1_port_field(const uint8_t **pp, const uint8_t *end,
     return r;
 }
 
-/* The protocol token and what follows it: 0, V1_NEED, or an error. */
+/* The protocol token and the byte after it: 0 (*stop is that byte, a
+ * separator the token allows), V1_NEED or an error. The token's first
+ * st->part bytes matched in an earlier call, so only the bytes after them
+ * are compared; when the bytes run out, st->part says how far they
+ * matched. */
 static int v1_family_field(pp_header *hdr, const uint8_t *p, const uint8_t *end,
                            const uint8_t **stop)
 {
-    int r = v1_field_start_error(p, end, 1);
-    if (r != 0)
+    hdr_progress *st = hdr_state(hdr);
+    const v1_token *t;
+    size_t i = st->part, n;
+    int r;
+
+    if (i == 0 && (r = v1_field_start_error(p, end, 1)) != 0)
         return r;
-    r = v1_family_token(p, end, &hdr->family, stop);
-    if (r == PP_OK && hdr->family == PP_AF_UNSPEC && *stop != end &&
+    t = v1_token_at(p, end);
+    n = (size_t)(end - p) < t->len ? (size_t)(end - p) : t->len;
+    for (; i < n; i++)
+        if (p[i] != (uint8_t)t->text[i])
+            return PP_ERR_V1_FAMILY;
+    st->part = (uint8_t)n;
+    if (n < t->len)
+        return V1_NEED;
+    hdr->family = t->family;
+    *stop = p + n;
+    if (t->family == PP_AF_UNSPEC && *stop != end &&
         (**stop == ' ' || **stop == '\r'))
         return 0; /* UNKNOWN may end the line at once */
-    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_FAMILY, 1);
+    return v1_field_end_error(PP_OK, *stop, end, ' ', PP_ERR_V1_FAMILY, 1);
 }
 
 /* UNKNOWN: skip to the first CR; an LF before it is a lone LF. */
@@ -894,16 +906,6 @@ static int v1_stop(pp_header *hdr, const uint8_t *buf, const uint8_t *p,
                         0);
 }
 
-/* The next field, of stage `stage`, starts: no octet of it is final
- * yet. */
-static PP_INLINE void v1_next(pp_header *hdr, uint8_t stage)
-{
-    hdr_progress *st = hdr_state(hdr);
-
-    st->stage = stage;
-    st->part = 0;
-}
-
 /* The address field in progress (src or dst) in the line's family. */
 static PP_INLINE int v1_from_address(pp_header *hdr, const uint8_t *buf,
                                      size_t len, const uint8_t *p,
@@ -914,18 +916,55 @@ static PP_INLINE int v1_from_address(pp_header *hdr, const uint8_t *buf,
     return v1_from_addr6(hdr, buf, len, p, end);
 }
 
+/* On with the field of stage `stage` at p: the function of that field. */
+static PP_INLINE int v1_from_stage(pp_header *hdr, const uint8_t *buf,
+                                   size_t len, const uint8_t *p,
+                                   const uint8_t *end, unsigned stage)
+{
+    switch (stage) {
+    case ST_V1_FAMILY:
+        return v1_from_family(hdr, buf, len, p, end);
+    case ST_V1_SRC:
+    case ST_V1_DST:
+        return v1_from_address(hdr, buf, len, p, end);
+    case ST_V1_SPORT:
+        return v1_from_sport(hdr, buf, len, p, end);
+    case ST_V1_DPORT:
+        return v1_from_dport(hdr, buf, len, p, end);
+    case ST_V1_REST:
+        return v1_from_rest(hdr, buf, len, p, end);
+    case ST_V1_LF:
+        return v1_from_lf(hdr, buf, len, p, end);
+    default:
+        return hdr_end_call(hdr, PP_ERR_ARG, 0); /* corrupted state */
+    }
+}
+
+/* The next field, of stage `stage`, starts at p: no part of it is final
+ * yet. When none of its bytes is in, the call ends at once (the LF's
+ * function checks that itself: the LF may lie past end). */
+static PP_INLINE int v1_next(pp_header *hdr, const uint8_t *buf, size_t len,
+                             const uint8_t *p, const uint8_t *end,
+                             uint8_t stage)
+{
+    hdr_progress *st = hdr_state(hdr);
+
+    st->stage = stage;
+    st->part = 0;
+    if (p == end && stage != ST_V1_LF)
+        return v1_stop(hdr, buf, p, end, V1_NEED);
+    return v1_from_stage(hdr, buf, len, p, end, stage);
+}
+
 /* After the source address its separator, then the destination address;
  * after that its separator, then the source port. */
 static PP_INLINE int v1_after_address(pp_header *hdr, const uint8_t *buf,
                                       size_t len, const uint8_t *sep,
                                       const uint8_t *end)
 {
-    if (hdr_state(hdr)->stage == ST_V1_SRC) {
-        v1_next(hdr, ST_V1_DST);
-        return v1_from_address(hdr, buf, len, sep + 1, end);
-    }
-    v1_next(hdr, ST_V1_SPORT);
-    return v1_from_sport(hdr, buf, len, sep + 1, end);
+    if (hdr_state(hdr)->stage == ST_V1_SRC)
+        return v1_next(hdr, buf, len, sep + 1, end, ST_V1_DST);
+    return v1_next(hdr, buf, len, sep + 1, end, ST_V1_SPORT);
 }
 
 /* The protocol token; UNKNOWN may end the line right after it. */
@@ -937,16 +976,11 @@ static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
-    if (hdr->family != PP_AF_UNSPEC) {
-        v1_next(hdr, ST_V1_SRC);
-        return v1_from_address(hdr, buf, len, s + 1, end);
-    }
-    if (*s == '\r') {
-        v1_next(hdr, ST_V1_LF);
-        return v1_from_lf(hdr, buf, len, s + 1, end);
-    }
-    v1_next(hdr, ST_V1_REST);
-    return v1_from_rest(hdr, buf, len, s + 1, end);
+    if (hdr->family != PP_AF_UNSPEC)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC);
+    if (*s == '\r')
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
+    return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
 }
 
 /* The IPv4 address in progress, the source or the destination by the
@@ -984,8 +1018,7 @@ static int v1_from_sport(pp_header *hdr, const uint8_t *buf, size_t len,
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
-    v1_next(hdr, ST_V1_DPORT);
-    return v1_from_dport(hdr, buf, len, p + 1, end);
+    return v1_next(hdr, buf, len, p + 1, end, ST_V1_DPORT);
 }
 
 /* The destination port, ended by the CR. */
@@ -996,8 +1029,7 @@ static int v1_from_dport(pp_header *hdr, const uint8_t *buf, size_t len,
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
-    v1_next(hdr, ST_V1_LF);
-    return v1_from_lf(hdr, buf, len, p + 1, end);
+    return v1_next(hdr, buf, len, p + 1, end, ST_V1_LF);
 }
 
 /* UNKNOWN: the rest of the line up to its CR; p is where the search for
@@ -1010,8 +1042,7 @@ static int v1_from_rest(pp_header *hdr, const uint8_t *buf, size_t len,
 
     if (r != 0)
         return v1_stop(hdr, buf, s, end, r);
-    v1_next(hdr, ST_V1_LF);
-    return v1_from_lf(hdr, buf, len, s + 1, end);
+    return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
 }
 
 /* The LF after the CR: it may sit just past end (the CR came in time). */
@@ -1041,23 +1072,7 @@ static int v1_later_call(pp_header *hdr, const uint8_t *buf, size_t len)
         return hdr_end_call(hdr, len == 0 ? PP_INCOMPLETE : PP_ERR_ARG, 0);
     p = buf + st->pos;
     end = buf + (len < st->cr_limit ? len : st->cr_limit);
-    switch (st->stage) {
-    case ST_V1_FAMILY:
-        return v1_from_family(hdr, buf, len, p, end);
-    case ST_V1_SRC:
-    case ST_V1_DST:
-        return v1_from_address(hdr, buf, len, p, end);
-    case ST_V1_SPORT:
-        return v1_from_sport(hdr, buf, len, p, end);
-    case ST_V1_DPORT:
-        return v1_from_dport(hdr, buf, len, p, end);
-    case ST_V1_REST:
-        return v1_from_rest(hdr, buf, len, p, end);
-    case ST_V1_LF:
-        return v1_from_lf(hdr, buf, len, p, end);
-    default:
-        return hdr_end_call(hdr, PP_ERR_ARG, 0); /* corrupted state */
-    }
+    return v1_from_stage(hdr, buf, len, p, end, st->stage);
 }
 
 /* A first call starting with 'P', by the resumable parser from byte 0:
@@ -1084,9 +1099,8 @@ static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *buf,
     /* The CR must sit within the first limit - 1 bytes. */
     st->cr_limit = (uint8_t)(limit - 1);
     st->pos = 6;
-    v1_next(hdr, ST_V1_FAMILY);
-    return v1_from_family(hdr, buf, len, buf + 6,
-                          buf + (len < limit - 1 ? len : limit - 1));
+    return v1_next(hdr, buf, len, buf + 6,
+                   buf + (len < limit - 1 ? len : limit - 1), ST_V1_FAMILY);
 }
 
 /* ---- the whole-line fast path ----------------------------------------- */
