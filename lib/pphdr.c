@@ -890,8 +890,8 @@ static v1_field_fn v1_from_family, v1_from_addr4, v1_from_addr6, v1_from_sport,
 /* The field at p stops the call: r is V1_NEED (the field runs into end)
  * or an error. Once end is the end of the longest line allowed, more bytes
  * cannot bring the CR in time. */
-static int v1_stop(pp_header *hdr, const uint8_t *buf, const uint8_t *p,
-                   const uint8_t *end, int r)
+static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf,
+                             const uint8_t *p, const uint8_t *end, int r)
 {
     hdr_progress *st = hdr_state(hdr);
 
