@@ -256,8 +256,10 @@ static const hdr_progress *hdr_cstate(const pp_header *hdr)
 enum hdr_stage {
     ST_START = 0, /* v1 signature or v2 fixed part not all in yet */
     ST_V1_FAMILY, /* v1: the protocol token */
-    ST_V1_SRC,    /* v1: source address */
-    ST_V1_DST,    /* v1: destination address */
+    ST_V1_SRC4,   /* v1: source IPv4 address */
+    ST_V1_DST4,   /* v1: destination IPv4 address */
+    ST_V1_SRC6,   /* v1: source IPv6 address */
+    ST_V1_DST6,   /* v1: destination IPv6 address */
     ST_V1_SPORT,  /* v1: source port */
     ST_V1_DPORT,  /* v1: destination port */
     ST_V1_REST,   /* v1 UNKNOWN: anything up to the CR */
@@ -906,16 +908,6 @@ static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf,
                         0);
 }
 
-/* The address field in progress (src or dst) in the line's family. */
-static PP_INLINE int v1_from_address(pp_header *hdr, const uint8_t *buf,
-                                     size_t len, const uint8_t *p,
-                                     const uint8_t *end)
-{
-    if (hdr->family == PP_AF_INET)
-        return v1_from_addr4(hdr, buf, len, p, end);
-    return v1_from_addr6(hdr, buf, len, p, end);
-}
-
 /* On with the field of stage `stage` at p: the function of that field. */
 static PP_INLINE int v1_from_stage(pp_header *hdr, const uint8_t *buf,
                                    size_t len, const uint8_t *p,
@@ -924,9 +916,12 @@ static PP_INLINE int v1_from_stage(pp_header *hdr, const uint8_t *buf,
     switch (stage) {
     case ST_V1_FAMILY:
         return v1_from_family(hdr, buf, len, p, end);
-    case ST_V1_SRC:
-    case ST_V1_DST:
-        return v1_from_address(hdr, buf, len, p, end);
+    case ST_V1_SRC4:
+    case ST_V1_DST4:
+        return v1_from_addr4(hdr, buf, len, p, end);
+    case ST_V1_SRC6:
+    case ST_V1_DST6:
+        return v1_from_addr6(hdr, buf, len, p, end);
     case ST_V1_SPORT:
         return v1_from_sport(hdr, buf, len, p, end);
     case ST_V1_DPORT:
@@ -956,14 +951,15 @@ static PP_INLINE int v1_next(pp_header *hdr, const uint8_t *buf, size_t len,
     return v1_from_stage(hdr, buf, len, p, end, stage);
 }
 
-/* After the source address its separator, then the destination address;
- * after that its separator, then the source port. */
+/* After the source address (stage src_stage) its separator, then the
+ * destination address (the stage after it); after that its separator,
+ * then the source port. */
 static PP_INLINE int v1_after_address(pp_header *hdr, const uint8_t *buf,
                                       size_t len, const uint8_t *sep,
-                                      const uint8_t *end)
+                                      const uint8_t *end, uint8_t src_stage)
 {
-    if (hdr_state(hdr)->stage == ST_V1_SRC)
-        return v1_next(hdr, buf, len, sep + 1, end, ST_V1_DST);
+    if (hdr_state(hdr)->stage == src_stage)
+        return v1_next(hdr, buf, len, sep + 1, end, (uint8_t)(src_stage + 1));
     return v1_next(hdr, buf, len, sep + 1, end, ST_V1_SPORT);
 }
 
@@ -976,8 +972,10 @@ static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
-    if (hdr->family != PP_AF_UNSPEC)
-        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC);
+    if (hdr->family == PP_AF_INET)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC4);
+    if (hdr->family == PP_AF_INET6)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC6);
     if (*s == '\r')
         return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
     return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
@@ -990,11 +988,11 @@ static int v1_from_addr4(pp_header *hdr, const uint8_t *buf, size_t len,
 {
     hdr_progress *st = hdr_state(hdr);
     int r = v1_ip4_address(st, &p, end,
-                           st->stage == ST_V1_SRC ? hdr->src.ip : hdr->dst.ip);
+                           st->stage == ST_V1_SRC4 ? hdr->src.ip : hdr->dst.ip);
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
-    return v1_after_address(hdr, buf, len, p, end);
+    return v1_after_address(hdr, buf, len, p, end, ST_V1_SRC4);
 }
 
 /* The same for an IPv6 address. */
@@ -1002,12 +1000,12 @@ static int v1_from_addr6(pp_header *hdr, const uint8_t *buf, size_t len,
                          const uint8_t *p, const uint8_t *end)
 {
     uint8_t *ip =
-        hdr_state(hdr)->stage == ST_V1_SRC ? hdr->src.ip : hdr->dst.ip;
+        hdr_state(hdr)->stage == ST_V1_SRC6 ? hdr->src.ip : hdr->dst.ip;
     v1_answer a = v1_ip6_address(p, end, ip);
 
     if (a.r != 0)
         return v1_stop(hdr, buf, p, end, a.r);
-    return v1_after_address(hdr, buf, len, a.at, end);
+    return v1_after_address(hdr, buf, len, a.at, end, ST_V1_SRC6);
 }
 
 /* The source port, ended by a space. */
