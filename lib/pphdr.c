@@ -908,32 +908,15 @@ static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf,
                         0);
 }
 
-/* On with the field of stage `stage` at p: the function of that field. */
-static PP_INLINE int v1_from_stage(pp_header *hdr, const uint8_t *buf,
-                                   size_t len, const uint8_t *p,
-                                   const uint8_t *end, unsigned stage)
-{
-    switch (stage) {
-    case ST_V1_FAMILY:
-        return v1_from_family(hdr, buf, len, p, end);
-    case ST_V1_SRC4:
-    case ST_V1_DST4:
-        return v1_from_addr4(hdr, buf, len, p, end);
-    case ST_V1_SRC6:
-    case ST_V1_DST6:
-        return v1_from_addr6(hdr, buf, len, p, end);
-    case ST_V1_SPORT:
-        return v1_from_sport(hdr, buf, len, p, end);
-    case ST_V1_DPORT:
-        return v1_from_dport(hdr, buf, len, p, end);
-    case ST_V1_REST:
-        return v1_from_rest(hdr, buf, len, p, end);
-    case ST_V1_LF:
-        return v1_from_lf(hdr, buf, len, p, end);
-    default:
-        return hdr_end_call(hdr, PP_ERR_ARG, 0); /* corrupted state */
-    }
-}
+/* The function of each field's stage: where a later call, or the field
+ * before, goes on. */
+static v1_field_fn *const v1_stage_fn[ST_V1_LF + 1] = {
+    [ST_V1_FAMILY] = v1_from_family, [ST_V1_SRC4] = v1_from_addr4,
+    [ST_V1_DST4] = v1_from_addr4,    [ST_V1_SRC6] = v1_from_addr6,
+    [ST_V1_DST6] = v1_from_addr6,    [ST_V1_SPORT] = v1_from_sport,
+    [ST_V1_DPORT] = v1_from_dport,   [ST_V1_REST] = v1_from_rest,
+    [ST_V1_LF] = v1_from_lf,
+};
 
 /* The next field, of stage `stage`, starts at p: no part of it is final
  * yet. When none of its bytes is in, the call ends at once (the LF's
@@ -948,7 +931,7 @@ static PP_INLINE int v1_next(pp_header *hdr, const uint8_t *buf, size_t len,
     st->part = 0;
     if (p == end && stage != ST_V1_LF)
         return v1_stop(hdr, buf, p, end, V1_NEED);
-    return v1_from_stage(hdr, buf, len, p, end, stage);
+    return v1_stage_fn[stage](hdr, buf, len, p, end);
 }
 
 /* After the source address (stage src_stage) its separator, then the
@@ -1060,7 +1043,8 @@ static int v1_from_lf(pp_header *hdr, const uint8_t *buf, size_t len,
 
 /* A call after the first one that got past "PROXY ": on with the field in
  * progress. */
-static int v1_later_call(pp_header *hdr, const uint8_t *buf, size_t len)
+static PP_NOINLINE int v1_later_call(pp_header *hdr, const uint8_t *buf,
+                                     size_t len)
 {
     const hdr_progress *st = hdr_cstate(hdr);
     const uint8_t *p, *end;
@@ -1070,7 +1054,7 @@ static int v1_later_call(pp_header *hdr, const uint8_t *buf, size_t len)
         return hdr_end_call(hdr, len == 0 ? PP_INCOMPLETE : PP_ERR_ARG, 0);
     p = buf + st->pos;
     end = buf + (len < st->cr_limit ? len : st->cr_limit);
-    return v1_from_stage(hdr, buf, len, p, end, st->stage);
+    return v1_stage_fn[st->stage](hdr, buf, len, p, end);
 }
 
 /* A first call starting with 'P', by the resumable parser from byte 0:
@@ -1602,14 +1586,12 @@ static PP_NOINLINE int hdr_repeat_result(pp_header *hdr, const uint8_t *b,
     return (int)hdr->length;
 }
 
-/* A call after the first one that got past ST_START. */
+/* A call after the first one that got past ST_START and v1. */
 static PP_NOINLINE int hdr_later_call(pp_header *hdr, const uint8_t *b,
                                       size_t len)
 {
     const hdr_progress *st = hdr_cstate(hdr);
 
-    if (st->stage <= ST_V1_LF)
-        return v1_later_call(hdr, b, len);
     if (st->stage == ST_V2_TLVS)
         return v2_tlv_stage(hdr, b, len);
     if (st->stage == ST_DONE || st->stage == ST_FAILED)
@@ -1632,9 +1614,13 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
         }
         return hdr_first_call(hdr, b, len);
     }
-    /* Below wake (0 but in the v2 TLV stage) the new bytes cannot decide
-     * anything: answered at once, the state unchanged (once a byte when a
-     * header is fed byte by byte). */
+    /* A v1 line goes on with its field (wake is 0 outside the v2 TLV
+     * stage). */
+    if (st->stage <= ST_V1_LF)
+        return v1_later_call(hdr, b, len);
+    /* Below wake the new bytes cannot decide anything: answered at once,
+     * the state unchanged (once a byte when a header is fed byte by
+     * byte). */
     if (len < st->wake)
         return PP_INCOMPLETE;
     return hdr_later_call(hdr, b, len);
