@@ -254,7 +254,8 @@ static const hdr_progress *hdr_cstate(const pp_header *hdr)
 
 /* Where in the header the next call goes on (hdr_progress.stage). */
 enum hdr_stage {
-    ST_START = 0, /* v1 signature or v2 fixed part not all in yet */
+    ST_START = 0, /* nothing yet, or a v2 fixed part not all in */
+    ST_V1_SIG,    /* v1: "PROXY " */
     ST_V1_FAMILY, /* v1: the protocol token */
     ST_V1_SRC4,   /* v1: source IPv4 address */
     ST_V1_DST4,   /* v1: destination IPv4 address */
@@ -886,8 +887,8 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
  * PP_INCOMPLETE or an error) and ends the call. */
 typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
                         const uint8_t *p, const uint8_t *end);
-static v1_field_fn v1_from_family, v1_from_addr4, v1_from_addr6, v1_from_sport,
-    v1_from_dport, v1_from_rest, v1_from_lf;
+static v1_field_fn v1_from_sig, v1_from_family, v1_from_addr4, v1_from_addr6,
+    v1_from_sport, v1_from_dport, v1_from_rest, v1_from_lf;
 
 /* The field at p stops the call: r is V1_NEED (the field runs into end)
  * or an error. Once end is the end of the longest line allowed, more bytes
@@ -911,11 +912,11 @@ static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf,
 /* The function of each field's stage: where a later call, or the field
  * before, goes on. */
 static v1_field_fn *const v1_stage_fn[ST_V1_LF + 1] = {
-    [ST_V1_FAMILY] = v1_from_family, [ST_V1_SRC4] = v1_from_addr4,
-    [ST_V1_DST4] = v1_from_addr4,    [ST_V1_SRC6] = v1_from_addr6,
-    [ST_V1_DST6] = v1_from_addr6,    [ST_V1_SPORT] = v1_from_sport,
-    [ST_V1_DPORT] = v1_from_dport,   [ST_V1_REST] = v1_from_rest,
-    [ST_V1_LF] = v1_from_lf,
+    [ST_V1_SIG] = v1_from_sig,     [ST_V1_FAMILY] = v1_from_family,
+    [ST_V1_SRC4] = v1_from_addr4,  [ST_V1_DST4] = v1_from_addr4,
+    [ST_V1_SRC6] = v1_from_addr6,  [ST_V1_DST6] = v1_from_addr6,
+    [ST_V1_SPORT] = v1_from_sport, [ST_V1_DPORT] = v1_from_dport,
+    [ST_V1_REST] = v1_from_rest,   [ST_V1_LF] = v1_from_lf,
 };
 
 /* The next field, of stage `stage`, starts at p: no part of it is final
@@ -944,6 +945,27 @@ static PP_INLINE int v1_after_address(pp_header *hdr, const uint8_t *buf,
     if (hdr_state(hdr)->stage == src_stage)
         return v1_next(hdr, buf, len, sep + 1, end, (uint8_t)(src_stage + 1));
     return v1_next(hdr, buf, len, sep + 1, end, ST_V1_SPORT);
+}
+
+/* "PROXY" and its space. The bytes before p matched in an earlier call
+ * (st->pos counts them), so only the bytes after them are compared. */
+static int v1_from_sig(pp_header *hdr, const uint8_t *buf, size_t len,
+                       const uint8_t *p, const uint8_t *end)
+{
+    static const char sig[] = "PROXY ";
+    size_t i = (size_t)(p - buf), n = (size_t)(end - buf);
+
+    n = n < 6 ? n : 6;
+    for (; i < n && i < 5; i++)
+        if (buf[i] != (uint8_t)sig[i])
+            return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0);
+    if (n >= 5 && (hdr->flags & PP_F_NO_V1) != 0)
+        return hdr_end_call(hdr, PP_ERR_VERSION_DISABLED, 0);
+    if (n < 6)
+        return v1_stop(hdr, buf, buf + n, end, V1_NEED);
+    if (buf[5] != ' ')
+        return hdr_end_call(hdr, PP_ERR_V1_SYNTAX, 0);
+    return v1_next(hdr, buf, len, buf + 6, end, ST_V1_FAMILY);
 }
 
 /* The protocol token; UNKNOWN may end the line right after it. */
@@ -1049,7 +1071,7 @@ static PP_NOINLINE int v1_later_call(pp_header *hdr, const uint8_t *buf,
     const hdr_progress *st = hdr_cstate(hdr);
     const uint8_t *p, *end;
 
-    PP_ASSERT(st->stage >= ST_V1_FAMILY && st->stage <= ST_V1_LF);
+    PP_ASSERT(st->stage >= ST_V1_SIG && st->stage <= ST_V1_LF);
     if (st->pos > len) /* none yet, or fewer bytes than before: misuse */
         return hdr_end_call(hdr, len == 0 ? PP_INCOMPLETE : PP_ERR_ARG, 0);
     p = buf + st->pos;
@@ -1058,31 +1080,23 @@ static PP_NOINLINE int v1_later_call(pp_header *hdr, const uint8_t *buf,
 }
 
 /* A first call starting with 'P', by the resumable parser from byte 0:
- * "PROXY" then one space, then the fields. Every answer of the whole-line
+ * "PROXY" then one space (stage ST_V1_SIG from here on), then the fields.
+ * Every answer of the whole-line
  * path but its successes comes from here, so that any split of the bytes
  * gives the same answer. */
 static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *buf,
                                            size_t len)
 {
     hdr_progress *st = hdr_state(hdr);
-    size_t n = len < 5 ? len : 5, limit = v1_max_line_len(hdr);
-    int r = PP_INCOMPLETE;
+    size_t limit = v1_max_line_len(hdr);
 
+    PP_ASSERT(len >= 1);
     if (hdr_max_len_below(hdr->max_len, V1_MIN_LEN))
-        r = PP_ERR_TOO_LONG;
-    else if (!prefix_eq(buf, "PROXY", n))
-        r = PP_ERR_NOT_PROXY;
-    else if (len >= 5 && (hdr->flags & PP_F_NO_V1) != 0)
-        r = PP_ERR_VERSION_DISABLED;
-    else if (len >= 6 && buf[5] != ' ')
-        r = PP_ERR_V1_SYNTAX;
-    if (len < 6 || r != PP_INCOMPLETE)
-        return hdr_end_call(hdr, r, 0);
+        return hdr_end_call(hdr, PP_ERR_TOO_LONG, 0);
     /* The CR must sit within the first limit - 1 bytes. */
     st->cr_limit = (uint8_t)(limit - 1);
-    st->pos = 6;
-    return v1_next(hdr, buf, len, buf + 6,
-                   buf + (len < limit - 1 ? len : limit - 1), ST_V1_FAMILY);
+    return v1_next(hdr, buf, len, buf,
+                   buf + (len < limit - 1 ? len : limit - 1), ST_V1_SIG);
 }
 
 /* ---- the whole-line fast path ----------------------------------------- */
@@ -1551,8 +1565,9 @@ static PP_INLINE size_t v2_plain_len(const pp_header *hdr, const uint8_t *b,
 }
 
 /* A first call (stage ST_START) that is not a v2 header with its fixed
- * part in. Each call starts again from byte 0 until the v1 signature or
- * the v2 fixed part is all in. */
+ * part in. A 'P' starts a v1 line, which leaves this stage at once; for
+ * v2, each call starts again from byte 0 until the fixed part is all
+ * in. */
 static PP_NOINLINE int hdr_first_call(pp_header *hdr, const uint8_t *b,
                                       size_t len)
 {
