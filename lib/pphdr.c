@@ -887,8 +887,9 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
  * PP_INCOMPLETE or an error) and ends the call. */
 typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
                         const uint8_t *p, const uint8_t *end);
-static v1_field_fn v1_from_sig, v1_from_family, v1_from_addr4, v1_from_addr6,
-    v1_from_sport, v1_from_dport, v1_from_rest, v1_from_lf;
+static v1_field_fn v1_from_sig, v1_from_family, v1_from_src4, v1_from_dst4,
+    v1_from_src6, v1_from_dst6, v1_from_sport, v1_from_dport, v1_from_rest,
+    v1_from_lf;
 
 /* The field at p stops the call: r is V1_NEED (the field runs into end)
  * or an error. Once end is the end of the longest line allowed, more bytes
@@ -913,8 +914,8 @@ static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf,
  * before, goes on. */
 static v1_field_fn *const v1_stage_fn[ST_V1_LF + 1] = {
     [ST_V1_SIG] = v1_from_sig,     [ST_V1_FAMILY] = v1_from_family,
-    [ST_V1_SRC4] = v1_from_addr4,  [ST_V1_DST4] = v1_from_addr4,
-    [ST_V1_SRC6] = v1_from_addr6,  [ST_V1_DST6] = v1_from_addr6,
+    [ST_V1_SRC4] = v1_from_src4,   [ST_V1_DST4] = v1_from_dst4,
+    [ST_V1_SRC6] = v1_from_src6,   [ST_V1_DST6] = v1_from_dst6,
     [ST_V1_SPORT] = v1_from_sport, [ST_V1_DPORT] = v1_from_dport,
     [ST_V1_REST] = v1_from_rest,   [ST_V1_LF] = v1_from_lf,
 };
@@ -933,18 +934,6 @@ static PP_INLINE int v1_next(pp_header *hdr, const uint8_t *buf, size_t len,
     if (p == end && stage != ST_V1_LF)
         return v1_stop(hdr, buf, p, end, V1_NEED);
     return v1_stage_fn[stage](hdr, buf, len, p, end);
-}
-
-/* After the source address (stage src_stage) its separator, then the
- * destination address (the stage after it); after that its separator,
- * then the source port. */
-static PP_INLINE int v1_after_address(pp_header *hdr, const uint8_t *buf,
-                                      size_t len, const uint8_t *sep,
-                                      const uint8_t *end, uint8_t src_stage)
-{
-    if (hdr_state(hdr)->stage == src_stage)
-        return v1_next(hdr, buf, len, sep + 1, end, (uint8_t)(src_stage + 1));
-    return v1_next(hdr, buf, len, sep + 1, end, ST_V1_SPORT);
 }
 
 /* "PROXY" and its space. The bytes before p matched in an earlier call
@@ -986,31 +975,59 @@ static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
     return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
 }
 
-/* The IPv4 address in progress, the source or the destination by the
- * stage. */
-static int v1_from_addr4(pp_header *hdr, const uint8_t *buf, size_t len,
-                         const uint8_t *p, const uint8_t *end)
+/* An IPv4 address in progress, read into ip; after it and its separator
+ * the field of stage next. */
+static PP_INLINE int v1_addr4_field(pp_header *hdr, const uint8_t *buf,
+                                    size_t len, const uint8_t *p,
+                                    const uint8_t *end, uint8_t ip[16],
+                                    uint8_t next)
 {
-    hdr_progress *st = hdr_state(hdr);
-    int r = v1_ip4_address(st, &p, end,
-                           st->stage == ST_V1_SRC4 ? hdr->src.ip : hdr->dst.ip);
+    int r = v1_ip4_address(hdr_state(hdr), &p, end, ip);
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
-    return v1_after_address(hdr, buf, len, p, end, ST_V1_SRC4);
+    return v1_next(hdr, buf, len, p + 1, end, next);
 }
 
 /* The same for an IPv6 address. */
-static int v1_from_addr6(pp_header *hdr, const uint8_t *buf, size_t len,
-                         const uint8_t *p, const uint8_t *end)
+static PP_INLINE int v1_addr6_field(pp_header *hdr, const uint8_t *buf,
+                                    size_t len, const uint8_t *p,
+                                    const uint8_t *end, uint8_t ip[16],
+                                    uint8_t next)
 {
-    uint8_t *ip =
-        hdr_state(hdr)->stage == ST_V1_SRC6 ? hdr->src.ip : hdr->dst.ip;
     v1_answer a = v1_ip6_address(p, end, ip);
 
     if (a.r != 0)
         return v1_stop(hdr, buf, p, end, a.r);
-    return v1_after_address(hdr, buf, len, a.at, end, ST_V1_SRC6);
+    return v1_next(hdr, buf, len, a.at + 1, end, next);
+}
+
+/* The source IPv4 address, then the destination address. */
+static int v1_from_src4(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr4_field(hdr, buf, len, p, end, hdr->src.ip, ST_V1_DST4);
+}
+
+/* The destination IPv4 address, then the source port. */
+static int v1_from_dst4(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr4_field(hdr, buf, len, p, end, hdr->dst.ip, ST_V1_SPORT);
+}
+
+/* The source IPv6 address, then the destination address. */
+static int v1_from_src6(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr6_field(hdr, buf, len, p, end, hdr->src.ip, ST_V1_DST6);
+}
+
+/* The destination IPv6 address, then the source port. */
+static int v1_from_dst6(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr6_field(hdr, buf, len, p, end, hdr->dst.ip, ST_V1_SPORT);
 }
 
 /* The source port, ended by a space. */
