@@ -809,37 +809,6 @@ static PP_INLINE int v1_port_field(const uint8_t **pp, const uint8_t *end,
     return r;
 }
 
-/* The protocol token and the byte after it: 0 (*stop is that byte, a
- * separator the token allows), V1_NEED or an error. The token's first
- * st->part bytes matched in an earlier call, so only the bytes after them
- * are compared; when the bytes run out, st->part says how far they
- * matched. */
-static int v1_family_field(pp_header *hdr, const uint8_t *p, const uint8_t *end,
-                           const uint8_t **stop)
-{
-    hdr_progress *st = hdr_state(hdr);
-    const v1_token *t;
-    size_t i = st->part, n;
-    int r;
-
-    if (i == 0 && (r = v1_field_start_error(p, end, 1)) != 0)
-        return r;
-    t = v1_token_at(p, end);
-    n = (size_t)(end - p) < t->len ? (size_t)(end - p) : t->len;
-    for (; i < n; i++)
-        if (p[i] != (uint8_t)t->text[i])
-            return PP_ERR_V1_FAMILY;
-    st->part = (uint8_t)n;
-    if (n < t->len)
-        return V1_NEED;
-    hdr->family = t->family;
-    *stop = p + n;
-    if (t->family == PP_AF_UNSPEC && *stop != end &&
-        (**stop == ' ' || **stop == '\r'))
-        return 0; /* UNKNOWN may end the line at once */
-    return v1_field_end_error(PP_OK, *stop, end, ' ', PP_ERR_V1_FAMILY, 1);
-}
-
 /* UNKNOWN: skip to the first CR; an LF before it is a lone LF. */
 static int v1_unknown_rest(const uint8_t *p, const uint8_t *end,
                            const uint8_t **stop)
@@ -941,38 +910,56 @@ static PP_INLINE int v1_next(pp_header *hdr, const uint8_t *buf, size_t len,
 static int v1_from_sig(pp_header *hdr, const uint8_t *buf, size_t len,
                        const uint8_t *p, const uint8_t *end)
 {
-    static const char sig[] = "PROXY ";
     size_t i = (size_t)(p - buf), n = (size_t)(end - buf);
 
-    n = n < 6 ? n : 6;
-    for (; i < n && i < 5; i++)
-        if (buf[i] != (uint8_t)sig[i])
+    n = n < 5 ? n : 5;
+    for (; i < n; i++)
+        if (buf[i] != (uint8_t) "PROXY"[i])
             return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0);
-    if (n >= 5 && (hdr->flags & PP_F_NO_V1) != 0)
-        return hdr_end_call(hdr, PP_ERR_VERSION_DISABLED, 0);
-    if (n < 6)
+    if (n < 5)
         return v1_stop(hdr, buf, buf + n, end, V1_NEED);
+    if ((hdr->flags & PP_F_NO_V1) != 0)
+        return hdr_end_call(hdr, PP_ERR_VERSION_DISABLED, 0);
+    if (end - buf == 5)
+        return v1_stop(hdr, buf, buf + 5, end, V1_NEED);
     if (buf[5] != ' ')
         return hdr_end_call(hdr, PP_ERR_V1_SYNTAX, 0);
     return v1_next(hdr, buf, len, buf + 6, end, ST_V1_FAMILY);
 }
 
-/* The protocol token; UNKNOWN may end the line right after it. */
+/* The protocol token, at byte 6, and the separator after it; UNKNOWN may
+ * end the line right after its token. The bytes before p matched in an
+ * earlier call (st->pos counts them), so only the bytes after them are
+ * compared. */
 static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
                           const uint8_t *p, const uint8_t *end)
 {
-    const uint8_t *s = p;
-    int r = v1_family_field(hdr, p, end, &s);
+    const uint8_t *tok = buf + 6, *s;
+    size_t i = (size_t)(p - tok), n = (size_t)(end - tok);
+    const v1_token *t;
+    int r;
 
-    if (r != 0)
-        return v1_stop(hdr, buf, p, end, r);
-    if (hdr->family == PP_AF_INET)
-        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC4);
-    if (hdr->family == PP_AF_INET6)
-        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC6);
-    if (*s == '\r')
+    if (i == 0 && (r = v1_field_start_error(tok, end, 1)) != 0)
+        return v1_stop(hdr, buf, tok, end, r);
+    t = v1_token_at(tok, end);
+    n = n < t->len ? n : t->len;
+    for (; i < n; i++)
+        if (tok[i] != (uint8_t)t->text[i])
+            return hdr_end_call(hdr, PP_ERR_V1_FAMILY, 0);
+    s = tok + n; /* the separator, when in */
+    if (n < t->len || s == end)
+        return v1_stop(hdr, buf, s, end, V1_NEED);
+    hdr->family = t->family;
+    if (t->family == PP_AF_UNSPEC && *s == '\r')
         return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
-    return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
+    if (t->family == PP_AF_UNSPEC && *s == ' ')
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
+    r = v1_field_end_error(PP_OK, s, end, ' ', PP_ERR_V1_FAMILY, 1);
+    if (r != 0)
+        return hdr_end_call(hdr, r, 0);
+    if (t->family == PP_AF_INET)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC4);
+    return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC6);
 }
 
 /* An IPv4 address in progress, read into ip; after it and its separator
