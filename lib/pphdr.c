@@ -642,23 +642,43 @@ static PP_INLINE int v1_port_more(const uint8_t **pp, const uint8_t *end,
 }
 
 /* A decimal port 0..65535 without leading zeros: up to 5 digits, none
- * after a leading 0. Written out like the IPv4 octet. */
-static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
-                             uint16_t *out, const uint8_t **stop, int bounded)
+ * after a leading 0. Its first n digits, worth v, were read before (by an
+ * earlier call; n is 0 when it starts at p), so the next digit is at
+ * p + n. Written out like the IPv4 octets. PP_OK: the digits end at *stop
+ * (at end when the bytes ran out, bounded only), their value in *out. */
+static PP_INLINE int v1_port(const uint8_t *p, unsigned n, unsigned v,
+                             const uint8_t *end, uint16_t *out,
+                             const uint8_t **stop, int bounded)
 {
-    unsigned v;
-
-    if (!HAVE(p, end, bounded))
-        return PP_INCOMPLETE;
-    v = v1_dec_digit(*p++);
-    if (v > 9)
-        return PP_ERR_V1_PORT;
-    /* A leading 0 ends the port (the caller rejects a digit after it). */
-    if (v != 0 && v1_port_more(&p, end, &v, bounded) &&
-        v1_port_more(&p, end, &v, bounded) &&
-        v1_port_more(&p, end, &v, bounded) &&
-        v1_port_more(&p, end, &v, bounded) && v > 65535)
-        return PP_ERR_V1_PORT;
+    p += n;
+    switch (n) {
+    case 0:
+        if (!HAVE(p, end, bounded))
+            return PP_INCOMPLETE;
+        v = v1_dec_digit(*p++);
+        if (v > 9)
+            return PP_ERR_V1_PORT;
+        /* fallthrough */
+    case 1:
+        /* A leading 0 ends the port (the caller rejects a digit after it). */
+        if (v == 0 || !v1_port_more(&p, end, &v, bounded))
+            break;
+        /* fallthrough */
+    case 2:
+        if (!v1_port_more(&p, end, &v, bounded))
+            break;
+        /* fallthrough */
+    case 3:
+        if (!v1_port_more(&p, end, &v, bounded))
+            break;
+        /* fallthrough */
+    case 4:
+        if (v1_port_more(&p, end, &v, bounded) && v > 65535)
+            return PP_ERR_V1_PORT;
+        break;
+    default: /* 5 digits: the port is whole */
+        break;
+    }
     *out = (uint16_t)v;
     *stop = p;
     return PP_OK;
@@ -792,20 +812,27 @@ static PP_INLINE int v1_ip4_address(hdr_progress *st, const uint8_t **pp,
     return r;
 }
 
-/* A port field ended by sep, read from its start at each call (a port is
- * at most 5 digits). On 0 *pp moves to the separator. */
-static PP_INLINE int v1_port_field(const uint8_t **pp, const uint8_t *end,
-                                   uint16_t *port, uint8_t sep)
+/* A port field ended by sep, going on after the st->part digits an
+ * earlier call read (their value is in *port). 0: the port is whole and
+ * *pp is on the separator; V1_NEED: st->part and *port say where the next
+ * call goes on; or an error. */
+static PP_INLINE int v1_port_field(hdr_progress *st, const uint8_t **pp,
+                                   const uint8_t *end, uint16_t *port,
+                                   uint8_t sep)
 {
     const uint8_t *s = *pp;
-    int r = v1_field_start_error(*pp, end, 1);
+    int r = 0;
 
+    if (st->part == 0)
+        r = v1_field_start_error(*pp, end, 1);
     if (r == 0) {
-        r = v1_port(*pp, end, port, &s, 1);
+        r = v1_port(*pp, st->part, *port, end, port, &s, 1);
         r = v1_field_end_error(r, s, end, sep, PP_ERR_V1_PORT, 1);
     }
     if (r == 0)
         *pp = s;
+    else if (r == V1_NEED)
+        st->part = (uint8_t)(s - *pp);
     return r;
 }
 
@@ -1021,7 +1048,7 @@ static int v1_from_dst6(pp_header *hdr, const uint8_t *buf, size_t len,
 static int v1_from_sport(pp_header *hdr, const uint8_t *buf, size_t len,
                          const uint8_t *p, const uint8_t *end)
 {
-    int r = v1_port_field(&p, end, &hdr->src.port, ' ');
+    int r = v1_port_field(hdr_state(hdr), &p, end, &hdr->src.port, ' ');
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
@@ -1032,7 +1059,7 @@ static int v1_from_sport(pp_header *hdr, const uint8_t *buf, size_t len,
 static int v1_from_dport(pp_header *hdr, const uint8_t *buf, size_t len,
                          const uint8_t *p, const uint8_t *end)
 {
-    int r = v1_port_field(&p, end, &hdr->dst.port, '\r');
+    int r = v1_port_field(hdr_state(hdr), &p, end, &hdr->dst.port, '\r');
 
     if (r != 0)
         return v1_stop(hdr, buf, p, end, r);
@@ -1125,8 +1152,9 @@ static PP_INLINE size_t v1_ports_line_len(pp_header *hdr, const uint8_t *b,
                                           size_t len, const uint8_t *s,
                                           const uint8_t *stop)
 {
-    if (*s != ' ' || v1_port(s + 1, stop, &hdr->src.port, &s, 0) != PP_OK ||
-        *s != ' ' || v1_port(s + 1, stop, &hdr->dst.port, &s, 0) != PP_OK)
+    if (*s != ' ' ||
+        v1_port(s + 1, 0, 0, stop, &hdr->src.port, &s, 0) != PP_OK ||
+        *s != ' ' || v1_port(s + 1, 0, 0, stop, &hdr->dst.port, &s, 0) != PP_OK)
         return 0;
     return v1_line_len(hdr, b, len, s);
 }
