@@ -287,20 +287,22 @@ static PP_INLINE int hdr_max_len_below(size_t max_len, size_t n)
  * PP_INCOMPLETE or an error). A length or an error is recorded so that it
  * sticks (later calls repeat it). wake is, for PP_INCOMPLETE in the v2 TLV
  * stage, the len below which the next call cannot learn anything
- * (pp_parse answers those at once); 0 otherwise, and leaving the TLV
- * stage clears it. */
+ * (pp_parse answers those at once), always above 0; 0 otherwise, and
+ * leaving the TLV stage clears it. */
 static PP_INLINE int hdr_end_call(pp_header *hdr, int r, size_t wake)
 {
     hdr_progress *st = hdr_state(hdr);
 
     PP_ASSERT(r != 0 && r >= PP_ERR_TRUNCATED);
-    PP_ASSERT(wake == 0 || (r == PP_INCOMPLETE && st->stage == ST_V2_TLVS));
+    PP_ASSERT((wake != 0) == (r == PP_INCOMPLETE && st->stage == ST_V2_TLVS));
     /* wake is 0 outside the TLV stage: only that stage changes it. So an
-     * incomplete answer may store it whatever the stage, and a final one
-     * clears it only when it leaves that stage. */
+     * incomplete answer stores a wake only when it has one (the call sites
+     * outside that stage pass a constant 0, and the store goes), and a
+     * final one clears it only when it leaves that stage. */
     PP_ASSERT(st->wake == 0 || st->stage == ST_V2_TLVS);
     if (r == PP_INCOMPLETE) {
-        st->wake = wake;
+        if (wake != 0)
+            st->wake = wake;
         return r;
     }
     if (st->stage == ST_V2_TLVS)
@@ -888,17 +890,17 @@ static v1_field_fn v1_from_sig, v1_from_family, v1_from_src4, v1_from_dst4,
     v1_from_lf;
 
 /* The field at p stops the call: r is V1_NEED (the field runs into end)
- * or an error. Once end is the end of the longest line allowed, more bytes
- * cannot bring the CR in time. */
-static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf,
-                             const uint8_t *p, const uint8_t *end, int r)
+ * or an error. Once len reaches the end of the longest line allowed (end
+ * is then that end), more bytes cannot bring the CR in time. */
+static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf, size_t len,
+                             const uint8_t *p, int r)
 {
     hdr_progress *st = hdr_state(hdr);
 
     if (r != V1_NEED)
         return hdr_end_call(hdr, r, 0);
     st->pos = (uint32_t)(p - buf);
-    if ((size_t)(end - buf) < st->cr_limit)
+    if (len < st->cr_limit)
         return hdr_end_call(hdr, PP_INCOMPLETE, 0);
     return hdr_end_call(hdr,
                         st->cr_limit == PP_V1_MAX_LEN - 1 ? PP_ERR_V1_TOO_LONG
@@ -928,7 +930,7 @@ static PP_INLINE int v1_next(pp_header *hdr, const uint8_t *buf, size_t len,
     st->stage = stage;
     st->part = 0;
     if (p == end && stage != ST_V1_LF)
-        return v1_stop(hdr, buf, p, end, V1_NEED);
+        return v1_stop(hdr, buf, len, p, V1_NEED);
     return v1_stage_fn[stage](hdr, buf, len, p, end);
 }
 
@@ -944,11 +946,11 @@ static int v1_from_sig(pp_header *hdr, const uint8_t *buf, size_t len,
         if (buf[i] != (uint8_t) "PROXY"[i])
             return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0);
     if (n < 5)
-        return v1_stop(hdr, buf, buf + n, end, V1_NEED);
+        return v1_stop(hdr, buf, len, buf + n, V1_NEED);
     if ((hdr->flags & PP_F_NO_V1) != 0)
         return hdr_end_call(hdr, PP_ERR_VERSION_DISABLED, 0);
     if (end - buf == 5)
-        return v1_stop(hdr, buf, buf + 5, end, V1_NEED);
+        return v1_stop(hdr, buf, len, buf + 5, V1_NEED);
     if (buf[5] != ' ')
         return hdr_end_call(hdr, PP_ERR_V1_SYNTAX, 0);
     return v1_next(hdr, buf, len, buf + 6, end, ST_V1_FAMILY);
@@ -967,7 +969,7 @@ static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
     int r;
 
     if (i == 0 && (r = v1_field_start_error(tok, end, 1)) != 0)
-        return v1_stop(hdr, buf, tok, end, r);
+        return v1_stop(hdr, buf, len, tok, r);
     t = v1_token_at(tok, end);
     n = n < t->len ? n : t->len;
     for (; i < n; i++)
@@ -975,18 +977,19 @@ static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
             return hdr_end_call(hdr, PP_ERR_V1_FAMILY, 0);
     s = tok + n; /* the separator, when in */
     if (n < t->len || s == end)
-        return v1_stop(hdr, buf, s, end, V1_NEED);
+        return v1_stop(hdr, buf, len, s, V1_NEED);
     hdr->family = t->family;
-    if (t->family == PP_AF_UNSPEC && *s == '\r')
-        return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
-    if (t->family == PP_AF_UNSPEC && *s == ' ')
-        return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
-    r = v1_field_end_error(PP_OK, s, end, ' ', PP_ERR_V1_FAMILY, 1);
-    if (r != 0)
-        return hdr_end_call(hdr, r, 0);
-    if (t->family == PP_AF_INET)
+    if (*s == ' ' && t->family == PP_AF_INET)
         return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC4);
-    return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC6);
+    if (*s == ' ' && t->family == PP_AF_INET6)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC6);
+    if (*s == '\r' && t->family == PP_AF_UNSPEC)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
+    if (*s == ' ' && t->family == PP_AF_UNSPEC)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
+    /* Any other byte after the token is an error. */
+    return hdr_end_call(
+        hdr, v1_field_end_error(PP_OK, s, end, ' ', PP_ERR_V1_FAMILY, 1), 0);
 }
 
 /* An IPv4 address in progress, read into ip; after it and its separator
@@ -999,7 +1002,7 @@ static PP_INLINE int v1_addr4_field(pp_header *hdr, const uint8_t *buf,
     int r = v1_ip4_address(hdr_state(hdr), &p, end, ip);
 
     if (r != 0)
-        return v1_stop(hdr, buf, p, end, r);
+        return v1_stop(hdr, buf, len, p, r);
     return v1_next(hdr, buf, len, p + 1, end, next);
 }
 
@@ -1012,7 +1015,7 @@ static PP_INLINE int v1_addr6_field(pp_header *hdr, const uint8_t *buf,
     v1_answer a = v1_ip6_address(p, end, ip);
 
     if (a.r != 0)
-        return v1_stop(hdr, buf, p, end, a.r);
+        return v1_stop(hdr, buf, len, p, a.r);
     return v1_next(hdr, buf, len, a.at + 1, end, next);
 }
 
@@ -1051,7 +1054,7 @@ static int v1_from_sport(pp_header *hdr, const uint8_t *buf, size_t len,
     int r = v1_port_field(hdr_state(hdr), &p, end, &hdr->src.port, ' ');
 
     if (r != 0)
-        return v1_stop(hdr, buf, p, end, r);
+        return v1_stop(hdr, buf, len, p, r);
     return v1_next(hdr, buf, len, p + 1, end, ST_V1_DPORT);
 }
 
@@ -1062,7 +1065,7 @@ static int v1_from_dport(pp_header *hdr, const uint8_t *buf, size_t len,
     int r = v1_port_field(hdr_state(hdr), &p, end, &hdr->dst.port, '\r');
 
     if (r != 0)
-        return v1_stop(hdr, buf, p, end, r);
+        return v1_stop(hdr, buf, len, p, r);
     return v1_next(hdr, buf, len, p + 1, end, ST_V1_LF);
 }
 
@@ -1075,7 +1078,7 @@ static int v1_from_rest(pp_header *hdr, const uint8_t *buf, size_t len,
     int r = v1_unknown_rest(p, end, &s);
 
     if (r != 0)
-        return v1_stop(hdr, buf, s, end, r);
+        return v1_stop(hdr, buf, len, s, r);
     return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
 }
 
