@@ -22,14 +22,16 @@
  *
  * The parser keeps one grammar in one place: v1 has one field parser,
  * one function per field, and a later call goes straight to the function
- * of the field in progress (an IPv4 address goes on from its last final
- * octet); a call that holds the whole line goes through the same address
- * and port parsers without their end-of-bytes checks and fills the result
- * with the same function (v1_result). v2 has one path
- * and one function that writes its result (v2_done): a header without
- * TLVs skips the TLV stage, and at a first call one compare of bytes 8..15
- * (v2_plain_len) finds the common ones. Every call of pp_parse that
- * changes the parser's state ends in hdr_end_call.
+ * of the field in progress, which goes on from where the last call left
+ * it ("PROXY " and the protocol token from their next byte, an IPv4
+ * address from its last final octet, a port after its digits); a call
+ * that holds the whole line goes through the same address and port
+ * parsers without their end-of-bytes checks and fills the result with the
+ * same function (v1_result). v2 has one path and one function that
+ * writes its result (v2_done): a header without TLVs skips the TLV stage,
+ * and at a first call one compare of bytes 8..15 (v2_plain_len) finds the
+ * common ones. Every call of pp_parse that changes the parser's state
+ * ends in hdr_end_call.
  */
 
 /* ======================================================================
@@ -876,13 +878,15 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
 }
 
 /* The fields of a line, one function each, in the order of the line. Each
- * reads its field from p, where the last call left it (in an IPv4 address
- * st->part octets are final and p is at the next one). When the field is
- * whole, the function goes on with the next field's function, a tail call;
- * when the bytes run out first, v1_stop records where the next call goes
- * on. end is where the CR must come by: the end of the bytes, or of the
- * longest line allowed. Each returns the call's answer (the line's length,
- * PP_INCOMPLETE or an error) and ends the call. */
+ * reads its field from p, where the last call left it (in "PROXY " and the
+ * token p is the next byte to compare; in an IPv4 address st->part octets
+ * are final and p is at the next one; a port starts at p and st->part of
+ * its digits were read). When the field is whole, the function goes on
+ * with the next field's function, a tail call; when the bytes run out
+ * first, v1_stop records where the next call goes on. end is where the CR
+ * must come by: the end of the bytes, or of the longest line allowed. Each
+ * returns the call's answer (the line's length, PP_INCOMPLETE or an error)
+ * and ends the call. */
 typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
                         const uint8_t *p, const uint8_t *end);
 static v1_field_fn v1_from_sig, v1_from_family, v1_from_src4, v1_from_dst4,
