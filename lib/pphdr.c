@@ -816,27 +816,27 @@ static PP_INLINE int v1_ip4_address(hdr_progress *st, const uint8_t **pp,
     return r;
 }
 
-/* A port field ended by sep, going on after the st->part digits an
- * earlier call read (their value is in *port). 0: the port is whole and
- * *pp is on the separator; V1_NEED: st->part and *port say where the next
- * call goes on; or an error. */
+/* A port field ended by sep, going on at *pp after the st->part digits
+ * an earlier call read (their value is in *port). 0: the port is whole
+ * and *pp is on the separator; V1_NEED: st->part, *port and *pp (where
+ * the next digit goes) say where the next call goes on; or an error. */
 static PP_INLINE int v1_port_field(hdr_progress *st, const uint8_t **pp,
                                    const uint8_t *end, uint16_t *port,
                                    uint8_t sep)
 {
-    const uint8_t *s = *pp;
+    const uint8_t *start = *pp - st->part, *s = *pp;
     int r = 0;
 
     if (st->part == 0)
-        r = v1_field_start_error(*pp, end, 1);
+        r = v1_field_start_error(start, end, 1);
     if (r == 0) {
-        r = v1_port(*pp, st->part, *port, end, port, &s, 1);
+        r = v1_port(start, st->part, *port, end, port, &s, 1);
         r = v1_field_end_error(r, s, end, sep, PP_ERR_V1_PORT, 1);
     }
-    if (r == 0)
+    if (r == V1_NEED)
+        st->part = (uint8_t)(s - start);
+    if (r == 0 || r == V1_NEED)
         *pp = s;
-    else if (r == V1_NEED)
-        st->part = (uint8_t)(s - *pp);
     return r;
 }
 
@@ -880,13 +880,13 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
 /* The fields of a line, one function each, in the order of the line. Each
  * reads its field from p, where the last call left it (in "PROXY " and the
  * token p is the next byte to compare; in an IPv4 address st->part octets
- * are final and p is at the next one; a port starts at p and st->part of
- * its digits were read). When the field is whole, the function goes on
- * with the next field's function, a tail call; when the bytes run out
- * first, v1_stop records where the next call goes on. end is where the CR
- * must come by: the end of the bytes, or of the longest line allowed. Each
- * returns the call's answer (the line's length, PP_INCOMPLETE or an error)
- * and ends the call. */
+ * are final and p is at the next one; in a port p is where its next digit
+ * goes, after the st->part digits read). When the field is whole, the
+ * function goes on with the next field's function, a tail call; when the
+ * bytes run out first, v1_stop records where the next call goes on. end
+ * is where the CR must come by: the end of the bytes, or of the longest
+ * line allowed. Each returns the call's answer (the line's length,
+ * PP_INCOMPLETE or an error) and ends the call. */
 typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
                         const uint8_t *p, const uint8_t *end);
 static v1_field_fn v1_from_sig, v1_from_family, v1_from_src4, v1_from_dst4,
