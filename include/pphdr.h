@@ -202,7 +202,7 @@ typedef struct pp_progress_donotuse {
     uint8_t stage;
     int8_t result;
     uint8_t part;
-    uint8_t part_at;
+    uint8_t cr_limit;
 } pp_progress_donotuse;
 
 typedef union pp_progress_u {

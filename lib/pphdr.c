@@ -21,13 +21,17 @@
  *  11. Status names and sentences (status_).
  *
  * The parser keeps one grammar in one place: v1 has one field parser,
- * resumable at each field; a call that holds the whole line goes through
- * the same address and port parsers without their end-of-bytes checks and
- * fills the result with the same function (v1_result). v2 has one path
- * and one function that writes its result (v2_done): a header without
- * TLVs skips the TLV stage, and at a first call one compare of bytes 8..15
- * (v2_plain_len) finds the common ones. Every call of pp_parse that
- * changes the parser's state ends in hdr_end_call.
+ * one function per field, and a later call goes straight to the function
+ * of the field in progress, which goes on from where the last call left
+ * it ("PROXY " and the protocol token from their next byte, an IPv4
+ * address from its last final octet, a port after its digits); a call
+ * that holds the whole line goes through the same address and port
+ * parsers without their end-of-bytes checks and fills the result with the
+ * same function (v1_result). v2 has one path and one function that
+ * writes its result (v2_done): a header without TLVs skips the TLV stage,
+ * and at a first call one compare of bytes 8..15 (v2_plain_len) finds the
+ * common ones. Every call of pp_parse that changes the parser's state
+ * ends in hdr_end_call.
  */
 
 /* ======================================================================
@@ -256,10 +260,13 @@ static const hdr_progress *hdr_cstate(const pp_header *hdr)
 
 /* Where in the header the next call goes on (hdr_progress.stage). */
 enum hdr_stage {
-    ST_START = 0, /* v1 signature or v2 fixed part not all in yet */
+    ST_START = 0, /* nothing yet, or a v2 fixed part not all in */
+    ST_V1_SIG,    /* v1: "PROXY " */
     ST_V1_FAMILY, /* v1: the protocol token */
-    ST_V1_SRC,    /* v1: source address */
-    ST_V1_DST,    /* v1: destination address */
+    ST_V1_SRC4,   /* v1: source IPv4 address */
+    ST_V1_DST4,   /* v1: destination IPv4 address */
+    ST_V1_SRC6,   /* v1: source IPv6 address */
+    ST_V1_DST6,   /* v1: destination IPv6 address */
     ST_V1_SPORT,  /* v1: source port */
     ST_V1_DPORT,  /* v1: destination port */
     ST_V1_REST,   /* v1 UNKNOWN: anything up to the CR */
@@ -286,22 +293,30 @@ static PP_INLINE int hdr_max_len_below(size_t max_len, size_t n)
  * PP_INCOMPLETE or an error). A length or an error is recorded so that it
  * sticks (later calls repeat it). wake is, for PP_INCOMPLETE in the v2 TLV
  * stage, the len below which the next call cannot learn anything
- * (pp_parse answers those at once); 0 otherwise, and leaving the TLV
- * stage clears it. */
+ * (pp_parse answers those at once), always above 0; 0 otherwise, and
+ * leaving the TLV stage clears it. */
 static PP_INLINE int hdr_end_call(pp_header *hdr, int r, size_t wake)
 {
     hdr_progress *st = hdr_state(hdr);
 
     PP_ASSERT(r != 0 && r >= PP_ERR_TRUNCATED);
-    PP_ASSERT(wake == 0 || (r == PP_INCOMPLETE && st->stage == ST_V2_TLVS));
-    /* wake is 0 outside the TLV stage: only that stage changes it. */
+    PP_ASSERT((wake != 0) == (r == PP_INCOMPLETE && st->stage == ST_V2_TLVS));
+    /* wake is 0 outside the TLV stage: only that stage changes it. So an
+     * incomplete answer stores a wake only when it has one (the call sites
+     * outside that stage pass a constant 0, and the store goes), and a
+     * final one clears it only when it leaves that stage. */
     PP_ASSERT(st->wake == 0 || st->stage == ST_V2_TLVS);
+    if (r == PP_INCOMPLETE) {
+        if (wake != 0)
+            st->wake = wake;
+        return r;
+    }
     if (st->stage == ST_V2_TLVS)
-        st->wake = wake;
+        st->wake = 0;
     if (r > 0) {
         hdr->length = (size_t)r;
         st->stage = ST_DONE;
-    } else if (r != PP_INCOMPLETE) {
+    } else {
         st->result = (int8_t)r;
         st->stage = ST_FAILED;
     }
@@ -350,7 +365,9 @@ static unsigned v1_hex_digit(uint8_t c)
 }
 
 /* One decimal octet 0..255 without leading zeros. The leading zero is
- * looked at only when a second digit follows it. */
+ * looked at only when a second digit follows it. PP_OK: the octet is final,
+ * stopped by a byte that cannot continue it or complete with three digits
+ * or a 0; PP_INCOMPLETE: the end of the bytes came first (bounded only). */
 static PP_INLINE int v1_ip4_octet(const uint8_t **pp, const uint8_t *end,
                                   uint8_t *out, int bounded)
 {
@@ -375,6 +392,8 @@ static PP_INLINE int v1_ip4_octet(const uint8_t **pp, const uint8_t *end,
                 return PP_ERR_V1_ADDRESS;
         }
     }
+    if (bounded && p == end && p - *pp < 3 && v != 0)
+        return PP_INCOMPLETE; /* more digits may come */
     *out = (uint8_t)v;
     *pp = p;
     return PP_OK;
@@ -393,20 +412,19 @@ static PP_INLINE int v1_ip4_dot_octet(const uint8_t **pp, const uint8_t *end,
 }
 
 /* Where an IPv4 parse can go on later: octets before `done` are final
- * (each was stopped by a byte, not by the end of the bytes) and `at` is
- * where the next one starts, with its dot. Fed one byte at a time, an
- * address is then read about once, not once per byte. */
+ * and `at` is where the next one starts, with its dot. Fed one byte at a
+ * time, an address is then read about once, not once per byte. */
 typedef struct v1_ip4_mark {
     const uint8_t *at;
     int done;
 } v1_ip4_mark;
 
-/* After octet n - 1 stopped at p: final unless the end stopped it. Only
- * a bounded parse can run into the end and need the mark. */
-static PP_INLINE void v1_ip4_mark_at(v1_ip4_mark *m, const uint8_t *p,
-                                     const uint8_t *end, int n, int bounded)
+/* Octet n - 1 is final and stopped at p. Only a bounded parse can run
+ * into the end of the bytes and need the mark. */
+static PP_INLINE void v1_ip4_mark_at(v1_ip4_mark *m, const uint8_t *p, int n,
+                                     int bounded)
 {
-    if (bounded && p != end) {
+    if (bounded) {
         m->at = p;
         m->done = n;
     }
@@ -427,19 +445,19 @@ static PP_INLINE int v1_ip4_parse_from(v1_ip4_mark *m, const uint8_t *end,
         r = v1_ip4_octet(&p, end, &out[0], bounded);
         if (r != PP_OK)
             break;
-        v1_ip4_mark_at(m, p, end, 1, bounded);
+        v1_ip4_mark_at(m, p, 1, bounded);
         /* fallthrough */
     case 1:
         r = v1_ip4_dot_octet(&p, end, &out[1], bounded);
         if (r != PP_OK)
             break;
-        v1_ip4_mark_at(m, p, end, 2, bounded);
+        v1_ip4_mark_at(m, p, 2, bounded);
         /* fallthrough */
     case 2:
         r = v1_ip4_dot_octet(&p, end, &out[2], bounded);
         if (r != PP_OK)
             break;
-        v1_ip4_mark_at(m, p, end, 3, bounded);
+        v1_ip4_mark_at(m, p, 3, bounded);
         /* fallthrough */
     default:
         r = v1_ip4_dot_octet(&p, end, &out[3], bounded);
@@ -465,9 +483,11 @@ static PP_INLINE int v1_ip4_parse(const uint8_t *p, const uint8_t *end,
  * lines and for trust table text alike. Parsing stops at the first byte
  * that cannot continue the address. PP_OK: [p, *stop) is a complete
  * address (*stop may be end, where more could still follow);
- * PP_INCOMPLETE: end reached inside a valid but unfinished prefix;
- * PP_ERR_V1_ADDRESS: the bytes can never form a valid address. out is in
- * network order. */
+ * PP_INCOMPLETE: end reached inside a valid prefix (an IPv4 address whose
+ * last octet more digits could continue is one); PP_ERR_V1_ADDRESS: the
+ * bytes can never form a valid address. Callers treat the first two alike
+ * at end: v1 waits for the separator, and the trust table ends its text
+ * with a byte that stops any address. out is in network order. */
 static int v1_ip4_text(const uint8_t *p, const uint8_t *end, uint8_t out[4],
                        const uint8_t **stop)
 {
@@ -630,23 +650,43 @@ static PP_INLINE int v1_port_more(const uint8_t **pp, const uint8_t *end,
 }
 
 /* A decimal port 0..65535 without leading zeros: up to 5 digits, none
- * after a leading 0. Written out like the IPv4 octet. */
-static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
-                             uint16_t *out, const uint8_t **stop, int bounded)
+ * after a leading 0. Its first n digits, worth v, were read before (by an
+ * earlier call; n is 0 when it starts at p), so the next digit is at
+ * p + n. Written out like the IPv4 octets. PP_OK: the digits end at *stop
+ * (at end when the bytes ran out, bounded only), their value in *out. */
+static PP_INLINE int v1_port(const uint8_t *p, unsigned n, unsigned v,
+                             const uint8_t *end, uint16_t *out,
+                             const uint8_t **stop, int bounded)
 {
-    unsigned v;
-
-    if (!HAVE(p, end, bounded))
-        return PP_INCOMPLETE;
-    v = v1_dec_digit(*p++);
-    if (v > 9)
-        return PP_ERR_V1_PORT;
-    /* A leading 0 ends the port (the caller rejects a digit after it). */
-    if (v != 0 && v1_port_more(&p, end, &v, bounded) &&
-        v1_port_more(&p, end, &v, bounded) &&
-        v1_port_more(&p, end, &v, bounded) &&
-        v1_port_more(&p, end, &v, bounded) && v > 65535)
-        return PP_ERR_V1_PORT;
+    p += n;
+    switch (n) {
+    case 0:
+        if (!HAVE(p, end, bounded))
+            return PP_INCOMPLETE;
+        v = v1_dec_digit(*p++);
+        if (v > 9)
+            return PP_ERR_V1_PORT;
+        /* fallthrough */
+    case 1:
+        /* A leading 0 ends the port (the caller rejects a digit after it). */
+        if (v == 0 || !v1_port_more(&p, end, &v, bounded))
+            break;
+        /* fallthrough */
+    case 2:
+        if (!v1_port_more(&p, end, &v, bounded))
+            break;
+        /* fallthrough */
+    case 3:
+        if (!v1_port_more(&p, end, &v, bounded))
+            break;
+        /* fallthrough */
+    case 4:
+        if (v1_port_more(&p, end, &v, bounded) && v > 65535)
+            return PP_ERR_V1_PORT;
+        break;
+    default: /* 5 digits: the port is whole */
+        break;
+    }
     *out = (uint16_t)v;
     *stop = p;
     return PP_OK;
@@ -657,32 +697,25 @@ static PP_INLINE int v1_port(const uint8_t *p, const uint8_t *end,
 #define V1_NEED 1     /* internal: the field runs into the end of the bytes */
 #define V1_MIN_LEN 15 /* "PROXY UNKNOWN\r\n": a lower max_len fits no line */
 
-/* The protocol token: TCP4, TCP6 or UNKNOWN; *family gets PP_AF_*. */
-static int v1_family_token(const uint8_t *p, const uint8_t *end,
-                           uint8_t *family, const uint8_t **stop)
-{
-    static const struct {
-        char text[8];
-        uint8_t len, family;
-    } tokens[3] = {{"TCP4", 4, PP_AF_INET},
-                   {"TCP6", 4, PP_AF_INET6},
-                   {"UNKNOWN", 7, PP_AF_UNSPEC}};
-    size_t avail = (size_t)(end - p);
-    int i, prefix = 0;
+/* The protocol tokens. The three differ in their first or fourth byte,
+ * which picks the one token the bytes can begin; TCP4 and TCP6 share the
+ * bytes before their fourth. */
+typedef struct v1_token {
+    char text[8];
+    uint8_t len, family;
+} v1_token;
 
-    for (i = 0; i < 3; i++) {
-        size_t n = avail < tokens[i].len ? avail : tokens[i].len;
-        if (!prefix_eq(p, tokens[i].text, n))
-            continue;
-        if (n < tokens[i].len) {
-            prefix = 1;
-            continue;
-        }
-        *family = tokens[i].family;
-        *stop = p + n;
-        return PP_OK;
-    }
-    return prefix ? PP_INCOMPLETE : PP_ERR_V1_FAMILY;
+static const v1_token v1_tokens[3] = {{"TCP4", 4, PP_AF_INET},
+                                      {"TCP6", 4, PP_AF_INET6},
+                                      {"UNKNOWN", 7, PP_AF_UNSPEC}};
+
+/* The token that the bytes from p (at least one) can begin. */
+static PP_INLINE const v1_token *v1_token_at(const uint8_t *p,
+                                             const uint8_t *end)
+{
+    if (*p == 'U')
+        return &v1_tokens[2];
+    return end - p > 3 && p[3] == '6' ? &v1_tokens[1] : &v1_tokens[0];
 }
 
 /* The error the first byte of a field proves, V1_NEED when it is not in
@@ -721,29 +754,14 @@ static PP_INLINE int v1_field_end_error(int r, const uint8_t *s,
     return field_err;
 }
 
-/* The most bytes a field's parser and v1_field_end_error read from the
- * field's start: the longest prefix the parser accepts plus the byte it
- * stops at. An accepted prefix is always the start of some valid text
+/* The most bytes an IPv6 field's parser and v1_field_end_error read from
+ * the field's start: the longest prefix the parser accepts plus the byte
+ * it stops at. An accepted prefix is always the start of some valid text
  * (errors come as soon as the bytes prove them), so it is at most as long
- * as the longest valid text: "255.255.255.255" (15), a port (5), IPv6 with
- * an IPv4 tail "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). With
- * that many bytes before end, the unbounded copy runs. */
-#define V1_IP4_SPAN 16
+ * as the longest valid text, IPv6 with an IPv4 tail
+ * "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" (45). With that many
+ * bytes before end, the unbounded copy runs. */
 #define V1_IP6_SPAN 46
-#define V1_PORT_SPAN 6
-
-/* An IPv4 field from a mark: its first byte is checked only at its
- * start. */
-static PP_INLINE int v1_ip4_field(v1_ip4_mark *m, const uint8_t *end,
-                                  uint8_t ip[16], const uint8_t **stop,
-                                  int bounded)
-{
-    int r = m->done == 0 ? v1_field_start_error(m->at, end, bounded) : 0;
-    if (r != 0)
-        return r;
-    r = v1_ip4_parse_from(m, end, ip, stop, bounded);
-    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
-}
 
 static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
                                   uint8_t ip[16], const uint8_t **stop,
@@ -756,82 +774,74 @@ static PP_INLINE int v1_ip6_field(const uint8_t *p, const uint8_t *end,
     return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_ADDRESS, bounded);
 }
 
-/* One function per family, each holding its bounded and unbounded copy
- * (out of line, so that the copies exist once). A bounded IPv4 parse goes
- * on from the octets already final (st->part octets, the next one at
- * st->part_at from the field's start). */
-static PP_NOINLINE int v1_ip4_address(hdr_progress *st, const uint8_t *p,
-                                      const uint8_t *end, uint8_t ip[16],
-                                      const uint8_t **stop)
+/* A field parser's answer, returned by value so that its callers, which
+ * end in tail calls, need not lend it a local: r is 0, V1_NEED or an
+ * error; on 0 at is the separator. */
+typedef struct v1_answer {
+    int r;
+    const uint8_t *at;
+} v1_answer;
+
+/* An IPv6 field, read from its start at each call (an address is at most
+ * 45 bytes): one function holding the bounded and the unbounded copy, out
+ * of line so that the copies exist once. */
+static PP_NOINLINE v1_answer v1_ip6_address(const uint8_t *p,
+                                            const uint8_t *end, uint8_t ip[16])
+{
+    v1_answer a;
+
+    a.at = p;
+    a.r = (size_t)(end - p) >= V1_IP6_SPAN ? v1_ip6_field(p, end, ip, &a.at, 0)
+                                           : v1_ip6_field(p, end, ip, &a.at, 1);
+    return a;
+}
+
+/* An IPv4 field, going on from the octets already final: st->part of
+ * them, the next one (its dot after the first) at *pp. 0: the address is
+ * whole and *pp is on the separator; V1_NEED: st and *pp say where the
+ * next call goes on; or an error. */
+static PP_INLINE int v1_ip4_address(hdr_progress *st, const uint8_t **pp,
+                                    const uint8_t *end, uint8_t ip[16])
 {
     v1_ip4_mark m;
-    int r;
+    const uint8_t *s = *pp;
+    int r = 0;
 
-    m.at = p;
-    m.done = 0;
-    if ((size_t)(end - p) >= V1_IP4_SPAN) {
-        /* Always finishes the field: from its start, as a fresh parse. */
-        st->part = st->part_at = 0;
-        return v1_ip4_field(&m, end, ip, stop, 0);
+    m.at = *pp;
+    m.done = st->part;
+    if (m.done == 0)
+        r = v1_field_start_error(m.at, end, 1);
+    if (r == 0) {
+        r = v1_ip4_parse_from(&m, end, ip, &s, 1);
+        r = v1_field_end_error(r, s, end, ' ', PP_ERR_V1_ADDRESS, 1);
     }
-    if (st->part_at <= (size_t)(end - p)) { /* else fewer bytes than before */
-        m.at = p + st->part_at;
-        m.done = st->part;
-    }
-    r = v1_ip4_field(&m, end, ip, stop, 1);
-    /* Only the end of the bytes leaves the field open: keep the mark. */
-    st->part = r == V1_NEED ? (uint8_t)m.done : 0;
-    st->part_at = r == V1_NEED ? (uint8_t)(m.at - p) : 0;
+    *pp = r == 0 ? s : m.at;
+    st->part = (uint8_t)m.done;
     return r;
 }
 
-static PP_NOINLINE int v1_ip6_address(const uint8_t *p, const uint8_t *end,
-                                      uint8_t ip[16], const uint8_t **stop)
+/* A port field ended by sep, going on at *pp after the st->part digits
+ * an earlier call read (their value is in *port). 0: the port is whole
+ * and *pp is on the separator; V1_NEED: st->part, *port and *pp (where
+ * the next digit goes) say where the next call goes on; or an error. */
+static PP_INLINE int v1_port_field(hdr_progress *st, const uint8_t **pp,
+                                   const uint8_t *end, uint16_t *port,
+                                   uint8_t sep)
 {
-    if ((size_t)(end - p) >= V1_IP6_SPAN)
-        return v1_ip6_field(p, end, ip, stop, 0);
-    return v1_ip6_field(p, end, ip, stop, 1);
-}
+    const uint8_t *start = *pp - st->part, *s = *pp;
+    int r = 0;
 
-static int v1_address(pp_header *hdr, const uint8_t *p, const uint8_t *end,
-                      uint8_t ip[16], const uint8_t **stop)
-{
-    if (hdr->family == PP_AF_INET)
-        return v1_ip4_address(hdr_state(hdr), p, end, ip, stop);
-    return v1_ip6_address(p, end, ip, stop);
-}
-
-static PP_INLINE int v1_port_in(const uint8_t *p, const uint8_t *end,
-                                uint16_t *port, uint8_t sep,
-                                const uint8_t **stop, int bounded)
-{
-    int r = v1_field_start_error(p, end, bounded);
-    if (r != 0)
-        return r;
-    r = v1_port(p, end, port, stop, bounded);
-    return v1_field_end_error(r, *stop, end, sep, PP_ERR_V1_PORT, bounded);
-}
-
-static int v1_port_field(const uint8_t *p, const uint8_t *end, uint16_t *port,
-                         uint8_t sep, const uint8_t **stop)
-{
-    if ((size_t)(end - p) >= V1_PORT_SPAN)
-        return v1_port_in(p, end, port, sep, stop, 0);
-    return v1_port_in(p, end, port, sep, stop, 1);
-}
-
-/* The protocol token and what follows it: 0, V1_NEED, or an error. */
-static int v1_family_field(pp_header *hdr, const uint8_t *p, const uint8_t *end,
-                           const uint8_t **stop)
-{
-    int r = v1_field_start_error(p, end, 1);
-    if (r != 0)
-        return r;
-    r = v1_family_token(p, end, &hdr->family, stop);
-    if (r == PP_OK && hdr->family == PP_AF_UNSPEC && *stop != end &&
-        (**stop == ' ' || **stop == '\r'))
-        return 0; /* UNKNOWN may end the line at once */
-    return v1_field_end_error(r, *stop, end, ' ', PP_ERR_V1_FAMILY, 1);
+    if (st->part == 0)
+        r = v1_field_start_error(start, end, 1);
+    if (r == 0) {
+        r = v1_port(start, st->part, *port, end, port, &s, 1);
+        r = v1_field_end_error(r, s, end, sep, PP_ERR_V1_PORT, 1);
+    }
+    if (r == V1_NEED)
+        st->part = (uint8_t)(s - start);
+    if (r == 0 || r == V1_NEED)
+        *pp = s;
+    return r;
 }
 
 /* UNKNOWN: skip to the first CR; an LF before it is a lone LF. */
@@ -871,140 +881,264 @@ static PP_INLINE int v1_result(pp_header *hdr, uint8_t family, size_t n)
     return (int)n;
 }
 
-/* The v1 line, resumable at each field: fields already checked are not
- * looked at again; the field in progress is re-read from its start (an
- * IPv4 address from its first octet not yet final), at most 45 bytes, so
- * byte-by-byte feeding costs a bounded multiple. Fields are read from
- * [st->pos, end), end being where the CR must come by. Returns the line's
- * length, V1_NEED or an error. */
-static int v1_fields(pp_header *hdr, const uint8_t *buf, size_t len,
-                     const uint8_t *end)
+/* The fields of a line, one function each, in the order of the line. Each
+ * reads its field from p, where the last call left it (in "PROXY " and the
+ * token p is the next byte to compare; in an IPv4 address st->part octets
+ * are final and p is at the next one; in a port p is where its next digit
+ * goes, after the st->part digits read). When the field is whole, the
+ * function goes on with the next field's function, a tail call; when the
+ * bytes run out first, v1_stop records where the next call goes on. end
+ * is where the CR must come by: the end of the bytes, or of the longest
+ * line allowed. Each returns the call's answer (the line's length,
+ * PP_INCOMPLETE or an error) and ends the call. */
+typedef int v1_field_fn(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end);
+static v1_field_fn v1_from_sig, v1_from_family, v1_from_src4, v1_from_dst4,
+    v1_from_src6, v1_from_dst6, v1_from_sport, v1_from_dport, v1_from_rest,
+    v1_from_lf;
+
+/* The field at p stops the call: r is V1_NEED (the field runs into end)
+ * or an error. Once len reaches the end of the longest line allowed (end
+ * is then that end), more bytes cannot bring the CR in time. */
+static PP_INLINE int v1_stop(pp_header *hdr, const uint8_t *buf, size_t len,
+                             const uint8_t *p, int r)
 {
     hdr_progress *st = hdr_state(hdr);
-    const uint8_t *p = buf + st->pos, *s = p;
-    int r = 0;
 
-    PP_ASSERT(st->stage >= ST_V1_FAMILY && st->stage <= ST_V1_LF);
-    if (p > end) /* len shrank since an earlier call: caller misuse */
-        return PP_ERR_ARG;
-    switch (st->stage) {
-    case ST_V1_FAMILY:
-        r = v1_family_field(hdr, p, end, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        if (hdr->family == PP_AF_UNSPEC) {
-            if (*s == '\r')
-                goto lf;
-            st->stage = ST_V1_REST;
-            goto rest;
-        }
-        st->stage = ST_V1_SRC;
-        /* fallthrough */
-    case ST_V1_SRC:
-        r = v1_address(hdr, p, end, hdr->src.ip, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_DST;
-        /* fallthrough */
-    case ST_V1_DST:
-        r = v1_address(hdr, p, end, hdr->dst.ip, &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_SPORT;
-        /* fallthrough */
-    case ST_V1_SPORT:
-        r = v1_port_field(p, end, &hdr->src.port, ' ', &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        st->stage = ST_V1_DPORT;
-        /* fallthrough */
-    case ST_V1_DPORT:
-        r = v1_port_field(p, end, &hdr->dst.port, '\r', &s);
-        if (r != 0)
-            break;
-        p = s + 1;
-        goto lf;
-    case ST_V1_REST:
-    rest:
-        r = v1_unknown_rest(p, end, &s);
-        p = s;
-        if (r != 0)
-            break;
-        p = s + 1;
-        /* fallthrough */
-    case ST_V1_LF:
-    lf:
-        st->stage = ST_V1_LF;
-        if (p == buf + len) {
-            r = V1_NEED;
-            break;
-        }
-        if (*p != '\n')
-            return PP_ERR_V1_CRLF;
-        return v1_result(hdr, hdr->family, (size_t)(p + 1 - buf));
-    default:
-        return PP_ERR_ARG; /* corrupted state */
-    }
     if (r != V1_NEED)
-        return r;
+        return hdr_end_call(hdr, r, 0);
     st->pos = (uint32_t)(p - buf);
-    return V1_NEED;
+    if (len < st->cr_limit)
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
+    return hdr_end_call(hdr,
+                        st->cr_limit == PP_V1_MAX_LEN - 1 ? PP_ERR_V1_TOO_LONG
+                                                          : PP_ERR_TOO_LONG,
+                        0);
 }
 
-/* The resumable parser after "PROXY ": the line's length, PP_INCOMPLETE,
- * or an error. */
-static int v1_parse(pp_header *hdr, const uint8_t *buf, size_t len)
-{
-    size_t limit = v1_max_line_len(hdr);
-    /* The CR must sit within the first limit - 1 bytes. */
-    const uint8_t *end = buf + (len < limit - 1 ? len : limit - 1);
-    int r = v1_fields(hdr, buf, len, end);
+/* The function of each field's stage: where a later call, or the field
+ * before, goes on. */
+static v1_field_fn *const v1_stage_fn[ST_V1_LF + 1] = {
+    [ST_V1_SIG] = v1_from_sig,     [ST_V1_FAMILY] = v1_from_family,
+    [ST_V1_SRC4] = v1_from_src4,   [ST_V1_DST4] = v1_from_dst4,
+    [ST_V1_SRC6] = v1_from_src6,   [ST_V1_DST6] = v1_from_dst6,
+    [ST_V1_SPORT] = v1_from_sport, [ST_V1_DPORT] = v1_from_dport,
+    [ST_V1_REST] = v1_from_rest,   [ST_V1_LF] = v1_from_lf,
+};
 
-    if (r != V1_NEED)
-        return r;
-    /* More bytes cannot help once the CR can no longer come in time. */
-    if ((size_t)(end - buf) == limit - 1 && hdr_state(hdr)->stage != ST_V1_LF)
-        return limit == PP_V1_MAX_LEN ? PP_ERR_V1_TOO_LONG : PP_ERR_TOO_LONG;
-    return PP_INCOMPLETE;
-}
-
-/* "PROXY" then one space, then the fields: the line's length,
- * PP_INCOMPLETE, or an error. */
-static int v1_signature(pp_header *hdr, const uint8_t *buf, size_t len)
+/* The next field, of stage `stage`, starts at p: no part of it is final
+ * yet. When none of its bytes is in, the call ends at once (the LF's
+ * function checks that itself: the LF may lie past end). */
+static PP_INLINE int v1_next(pp_header *hdr, const uint8_t *buf, size_t len,
+                             const uint8_t *p, const uint8_t *end,
+                             uint8_t stage)
 {
     hdr_progress *st = hdr_state(hdr);
-    size_t n = len < 5 ? len : 5;
 
-    if (!prefix_eq(buf, "PROXY", n))
-        return PP_ERR_NOT_PROXY;
-    if (len < 5)
-        return PP_INCOMPLETE;
-    if (hdr->flags & PP_F_NO_V1)
-        return PP_ERR_VERSION_DISABLED;
-    if (len < 6)
-        return PP_INCOMPLETE;
-    if (buf[5] != ' ')
-        return PP_ERR_V1_SYNTAX;
-    st->pos = 6;
-    st->stage = ST_V1_FAMILY;
-    return v1_parse(hdr, buf, len);
+    st->stage = stage;
+    st->part = 0;
+    if (p == end && stage != ST_V1_LF)
+        return v1_stop(hdr, buf, len, p, V1_NEED);
+    return v1_stage_fn[stage](hdr, buf, len, p, end);
 }
 
-/* A first call starting with 'P', by the resumable parser from byte 0.
- * Every answer of the whole-line path but its successes comes from here,
- * so that any split of the bytes gives the same answer. */
-static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *b,
+/* "PROXY" and its space. The bytes before p matched in an earlier call
+ * (st->pos counts them), so only the bytes after them are compared. */
+static int v1_from_sig(pp_header *hdr, const uint8_t *buf, size_t len,
+                       const uint8_t *p, const uint8_t *end)
+{
+    size_t i = (size_t)(p - buf), n = (size_t)(end - buf);
+
+    n = n < 5 ? n : 5;
+    for (; i < n; i++)
+        if (buf[i] != (uint8_t) "PROXY"[i])
+            return hdr_end_call(hdr, PP_ERR_NOT_PROXY, 0);
+    if (n < 5)
+        return v1_stop(hdr, buf, len, buf + n, V1_NEED);
+    if ((hdr->flags & PP_F_NO_V1) != 0)
+        return hdr_end_call(hdr, PP_ERR_VERSION_DISABLED, 0);
+    if (end - buf == 5)
+        return v1_stop(hdr, buf, len, buf + 5, V1_NEED);
+    if (buf[5] != ' ')
+        return hdr_end_call(hdr, PP_ERR_V1_SYNTAX, 0);
+    return v1_next(hdr, buf, len, buf + 6, end, ST_V1_FAMILY);
+}
+
+/* The protocol token, at byte 6, and the separator after it; UNKNOWN may
+ * end the line right after its token. The bytes before p matched in an
+ * earlier call (st->pos counts them), so only the bytes after them are
+ * compared. */
+static int v1_from_family(pp_header *hdr, const uint8_t *buf, size_t len,
+                          const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *tok = buf + 6, *s;
+    size_t i = (size_t)(p - tok), n = (size_t)(end - tok);
+    const v1_token *t;
+    int r;
+
+    if (i == 0 && (r = v1_field_start_error(tok, end, 1)) != 0)
+        return v1_stop(hdr, buf, len, tok, r);
+    t = v1_token_at(tok, end);
+    n = n < t->len ? n : t->len;
+    for (; i < n; i++)
+        if (tok[i] != (uint8_t)t->text[i])
+            return hdr_end_call(hdr, PP_ERR_V1_FAMILY, 0);
+    s = tok + n; /* the separator, when in */
+    if (n < t->len || s == end)
+        return v1_stop(hdr, buf, len, s, V1_NEED);
+    hdr->family = t->family;
+    if (*s == ' ' && t->family == PP_AF_INET)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC4);
+    if (*s == ' ' && t->family == PP_AF_INET6)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_SRC6);
+    if (*s == '\r' && t->family == PP_AF_UNSPEC)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
+    if (*s == ' ' && t->family == PP_AF_UNSPEC)
+        return v1_next(hdr, buf, len, s + 1, end, ST_V1_REST);
+    /* Any other byte after the token is an error. */
+    return hdr_end_call(
+        hdr, v1_field_end_error(PP_OK, s, end, ' ', PP_ERR_V1_FAMILY, 1), 0);
+}
+
+/* An IPv4 address in progress, read into ip; after it and its separator
+ * the field of stage next. */
+static PP_INLINE int v1_addr4_field(pp_header *hdr, const uint8_t *buf,
+                                    size_t len, const uint8_t *p,
+                                    const uint8_t *end, uint8_t ip[16],
+                                    uint8_t next)
+{
+    int r = v1_ip4_address(hdr_state(hdr), &p, end, ip);
+
+    if (r != 0)
+        return v1_stop(hdr, buf, len, p, r);
+    return v1_next(hdr, buf, len, p + 1, end, next);
+}
+
+/* The same for an IPv6 address. */
+static PP_INLINE int v1_addr6_field(pp_header *hdr, const uint8_t *buf,
+                                    size_t len, const uint8_t *p,
+                                    const uint8_t *end, uint8_t ip[16],
+                                    uint8_t next)
+{
+    v1_answer a = v1_ip6_address(p, end, ip);
+
+    if (a.r != 0)
+        return v1_stop(hdr, buf, len, p, a.r);
+    return v1_next(hdr, buf, len, a.at + 1, end, next);
+}
+
+/* The source IPv4 address, then the destination address. */
+static int v1_from_src4(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr4_field(hdr, buf, len, p, end, hdr->src.ip, ST_V1_DST4);
+}
+
+/* The destination IPv4 address, then the source port. */
+static int v1_from_dst4(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr4_field(hdr, buf, len, p, end, hdr->dst.ip, ST_V1_SPORT);
+}
+
+/* The source IPv6 address, then the destination address. */
+static int v1_from_src6(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr6_field(hdr, buf, len, p, end, hdr->src.ip, ST_V1_DST6);
+}
+
+/* The destination IPv6 address, then the source port. */
+static int v1_from_dst6(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    return v1_addr6_field(hdr, buf, len, p, end, hdr->dst.ip, ST_V1_SPORT);
+}
+
+/* The source port, ended by a space. */
+static int v1_from_sport(pp_header *hdr, const uint8_t *buf, size_t len,
+                         const uint8_t *p, const uint8_t *end)
+{
+    int r = v1_port_field(hdr_state(hdr), &p, end, &hdr->src.port, ' ');
+
+    if (r != 0)
+        return v1_stop(hdr, buf, len, p, r);
+    return v1_next(hdr, buf, len, p + 1, end, ST_V1_DPORT);
+}
+
+/* The destination port, ended by the CR. */
+static int v1_from_dport(pp_header *hdr, const uint8_t *buf, size_t len,
+                         const uint8_t *p, const uint8_t *end)
+{
+    int r = v1_port_field(hdr_state(hdr), &p, end, &hdr->dst.port, '\r');
+
+    if (r != 0)
+        return v1_stop(hdr, buf, len, p, r);
+    return v1_next(hdr, buf, len, p + 1, end, ST_V1_LF);
+}
+
+/* UNKNOWN: the rest of the line up to its CR; p is where the search for
+ * the CR goes on. */
+static int v1_from_rest(pp_header *hdr, const uint8_t *buf, size_t len,
+                        const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *s = p;
+    int r = v1_unknown_rest(p, end, &s);
+
+    if (r != 0)
+        return v1_stop(hdr, buf, len, s, r);
+    return v1_next(hdr, buf, len, s + 1, end, ST_V1_LF);
+}
+
+/* The LF after the CR: it may sit just past end (the CR came in time). */
+static int v1_from_lf(pp_header *hdr, const uint8_t *buf, size_t len,
+                      const uint8_t *p, const uint8_t *end)
+{
+    (void)end;
+    if (p == buf + len) {
+        hdr_state(hdr)->pos = (uint32_t)(p - buf);
+        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
+    }
+    if (*p != '\n')
+        return hdr_end_call(hdr, PP_ERR_V1_CRLF, 0);
+    return hdr_end_call(hdr, v1_result(hdr, hdr->family, (size_t)(p + 1 - buf)),
+                        0);
+}
+
+/* A call after the first one that got past "PROXY ": on with the field in
+ * progress. */
+static PP_NOINLINE int v1_later_call(pp_header *hdr, const uint8_t *buf,
+                                     size_t len)
+{
+    const hdr_progress *st = hdr_cstate(hdr);
+    const uint8_t *p, *end;
+
+    PP_ASSERT(st->stage >= ST_V1_SIG && st->stage <= ST_V1_LF);
+    if (st->pos > len) /* none yet, or fewer bytes than before: misuse */
+        return hdr_end_call(hdr, len == 0 ? PP_INCOMPLETE : PP_ERR_ARG, 0);
+    p = buf + st->pos;
+    end = buf + (len < st->cr_limit ? len : st->cr_limit);
+    return v1_stage_fn[st->stage](hdr, buf, len, p, end);
+}
+
+/* A first call starting with 'P', by the resumable parser from byte 0:
+ * "PROXY" then one space (stage ST_V1_SIG from here on), then the fields.
+ * Every answer of the whole-line
+ * path but its successes comes from here, so that any split of the bytes
+ * gives the same answer. */
+static PP_NOINLINE int v1_parse_from_start(pp_header *hdr, const uint8_t *buf,
                                            size_t len)
 {
-    return hdr_end_call(hdr,
-                        hdr_max_len_below(hdr->max_len, V1_MIN_LEN)
-                            ? PP_ERR_TOO_LONG
-                            : v1_signature(hdr, b, len),
-                        0);
+    hdr_progress *st = hdr_state(hdr);
+    size_t limit = v1_max_line_len(hdr);
+
+    PP_ASSERT(len >= 1);
+    if (hdr_max_len_below(hdr->max_len, V1_MIN_LEN))
+        return hdr_end_call(hdr, PP_ERR_TOO_LONG, 0);
+    /* The CR must sit within the first limit - 1 bytes. */
+    st->cr_limit = (uint8_t)(limit - 1);
+    return v1_next(hdr, buf, len, buf,
+                   buf + (len < limit - 1 ? len : limit - 1), ST_V1_SIG);
 }
 
 /* ---- the whole-line fast path ----------------------------------------- */
@@ -1029,8 +1163,9 @@ static PP_INLINE size_t v1_ports_line_len(pp_header *hdr, const uint8_t *b,
                                           size_t len, const uint8_t *s,
                                           const uint8_t *stop)
 {
-    if (*s != ' ' || v1_port(s + 1, stop, &hdr->src.port, &s, 0) != PP_OK ||
-        *s != ' ' || v1_port(s + 1, stop, &hdr->dst.port, &s, 0) != PP_OK)
+    if (*s != ' ' ||
+        v1_port(s + 1, 0, 0, stop, &hdr->src.port, &s, 0) != PP_OK ||
+        *s != ' ' || v1_port(s + 1, 0, 0, stop, &hdr->dst.port, &s, 0) != PP_OK)
         return 0;
     return v1_line_len(hdr, b, len, s);
 }
@@ -1473,8 +1608,9 @@ static PP_INLINE size_t v2_plain_len(const pp_header *hdr, const uint8_t *b,
 }
 
 /* A first call (stage ST_START) that is not a v2 header with its fixed
- * part in. Each call starts again from byte 0 until the v1 signature or
- * the v2 fixed part is all in. */
+ * part in. A 'P' starts a v1 line, which leaves this stage at once; for
+ * v2, each call starts again from byte 0 until the fixed part is all
+ * in. */
 static PP_NOINLINE int hdr_first_call(pp_header *hdr, const uint8_t *b,
                                       size_t len)
 {
@@ -1508,7 +1644,7 @@ static PP_NOINLINE int hdr_repeat_result(pp_header *hdr, const uint8_t *b,
     return (int)hdr->length;
 }
 
-/* A call after the first one that got past ST_START. */
+/* A call after the first one that got past ST_START and v1. */
 static PP_NOINLINE int hdr_later_call(pp_header *hdr, const uint8_t *b,
                                       size_t len)
 {
@@ -1518,9 +1654,7 @@ static PP_NOINLINE int hdr_later_call(pp_header *hdr, const uint8_t *b,
         return v2_tlv_stage(hdr, b, len);
     if (st->stage == ST_DONE || st->stage == ST_FAILED)
         return hdr_repeat_result(hdr, b, len);
-    if (len == 0)
-        return hdr_end_call(hdr, PP_INCOMPLETE, 0);
-    return hdr_end_call(hdr, v1_parse(hdr, b, len), 0);
+    return hdr_end_call(hdr, PP_ERR_ARG, 0); /* corrupted state */
 }
 
 int pp_parse(pp_header *hdr, const void *buf, size_t len)
@@ -1538,9 +1672,13 @@ int pp_parse(pp_header *hdr, const void *buf, size_t len)
         }
         return hdr_first_call(hdr, b, len);
     }
-    /* Below wake (0 but in the v2 TLV stage) the new bytes cannot decide
-     * anything: answered at once, the state unchanged (once a byte when a
-     * header is fed byte by byte). */
+    /* A v1 line goes on with its field (wake is 0 outside the v2 TLV
+     * stage). */
+    if (st->stage <= ST_V1_LF)
+        return v1_later_call(hdr, b, len);
+    /* Below wake the new bytes cannot decide anything: answered at once,
+     * the state unchanged (once a byte when a header is fed byte by
+     * byte). */
     if (len < st->wake)
         return PP_INCOMPLETE;
     return hdr_later_call(hdr, b, len);

@@ -2765,6 +2765,21 @@ static void test_v1_bytewise_paths(void **state)
         pp_parse(&h, line, n) != PP_ERR_ARG)
         note_failure(__LINE__, "not a sticky PP_ERR_ARG");
 
+    g_case = "fewer bytes than before inside a port: misuse, read to len";
+    {
+        /* The source port starts at byte 43; 3 of its digits are in, then
+         * a call with 1 of them, from a buffer that ends there. */
+        char *cut = malloc(44);
+        if (cut == NULL)
+            fail();
+        memcpy(cut, long4, 44);
+        memset(&h, 0, sizeof h);
+        r = feed_bytes(&h, long4, 1, 46);
+        if (r != PP_INCOMPLETE || pp_parse(&h, cut, 44) != PP_ERR_ARG)
+            note_failure(__LINE__, "got %d, then not PP_ERR_ARG", r);
+        free(cut);
+    }
+
     g_case = "PP_F_NO_V1, byte by byte";
     memset(&h, 0, sizeof h);
     h.flags = PP_F_NO_V1;
