@@ -847,9 +847,12 @@ static void http_upstream_ready(struct conn *c, uint32_t events)
 {
     struct hconn *h = c->mode_data;
 
-    (void)events;
     h->connected = 1;
-    h->u_rd = 1;
+    /* Readable only if this edge says so: bytes that come later bring an
+     * edge of their own (the socket is registered edge-triggered before
+     * the connect completes), so no recv is spent on an empty socket. */
+    h->u_rd = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    h->u_hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     /* upstream_dial may find it connected at once, from inside http_run
      * (client_process): that turn goes on with it. */
     if (!h->in_run)
