@@ -84,6 +84,7 @@ struct hconn {
     int wait_upgrade;  /* a websocket request went out: its answer decides */
     int tunnel;        /* after a 101 */
     int upstream_last; /* the upstream closes after the current response */
+    int told_close;    /* a request that ends the connection went out */
     int closing;       /* an error response is queued in din */
     int lingering;
     int up_shut, client_shut;
@@ -376,7 +377,7 @@ static long client_process(struct conn *c, struct hconn *h)
         case HX_DONE:
             newest(h)->req_body = h->req.body_bytes;
             if (!h->req.keep_alive)
-                h->client_stop = 1;
+                h->client_stop = h->told_close = 1;
             if (h->req.upgrade)
                 h->wait_upgrade = 1;
             hx_req_next(&h->req);
@@ -847,9 +848,12 @@ static void http_upstream_ready(struct conn *c, uint32_t events)
 {
     struct hconn *h = c->mode_data;
 
-    (void)events;
     h->connected = 1;
-    h->u_rd = 1;
+    /* Readable only if this edge says so: bytes that come later bring an
+     * edge of their own (the socket is registered edge-triggered before
+     * the connect completes), so no recv is spent on an empty socket. */
+    h->u_rd = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    h->u_hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     /* upstream_dial may find it connected at once, from inside http_run
      * (client_process): that turn goes on with it. */
     if (!h->in_run)
@@ -890,6 +894,18 @@ static void http_release(struct conn *c)
                   p->refused ? p->outcome : "no_response");
         h->log_first = (h->log_first + 1) % HX_PIPELINE;
         h->log_len--;
+    }
+    /* The upstream closes anyway (it did, said it would, or was sent a
+     * last request), answered every request and has all our bytes: close
+     * it with a reset, as HAProxy does. That spares both ends a FIN
+     * exchange and the upstream a TIME_WAIT; no byte either way changes. */
+    if (c->upstream.fd >= 0 && !h->tunnel && h->resp.q_len == 0 &&
+        h->resp.fresh && h->uout_off == h->uout.len &&
+        !hx_req_started(&h->req) &&
+        (h->upstream_eof || h->upstream_last || h->told_close)) {
+        struct linger lg = {1, 0};
+
+        setsockopt(c->upstream.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
     hx_req_free(&h->req);
     hx_buf_free(&h->uout);

@@ -118,7 +118,9 @@
  *   the recovered client added at its end. Bodies stream through,
  *   responses come back unchanged; refused requests are answered with
  *   400, 501, 505, 414 or 431, and upstream failures with 502 or 504.
- *   One log line per request, before the connection's.
+ *   One log line per request, before the connection's. An upstream that
+ *   closes anyway and has answered every request is closed with a reset
+ *   (SO_LINGER 0, as HAProxy does), which saves a FIN exchange.
  *
  * Signals: SIGTERM and SIGINT stop accepting; open connections get 5 s to
  * finish (then they are closed, outcome "shutdown") and ppproxy exits 0.

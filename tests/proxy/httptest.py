@@ -171,6 +171,7 @@ class UpConn:
         self.heads = []
         self.eof = threading.Event()
         self.tunnel = False
+        self.end = None  # how ppproxy left: "eof" (FIN) or "reset"
 
 
 def default_script(conn, i, head_, body):
@@ -249,6 +250,7 @@ class Upstream:
             while True:
                 d = s.recv(65536)
                 if not d:
+                    c.end = "eof"
                     break
                 c.data += d
                 if c.tunnel:
@@ -288,6 +290,8 @@ class Upstream:
                 if c.tunnel and buf:
                     s.sendall(buf)
                     buf = b""
+        except ConnectionResetError:
+            c.end = "reset"
         except OSError:
             pass
         finally:
@@ -813,6 +817,22 @@ class Suite:
         self.case("Transfer-Encoding: Chunked (coding names are case-insensitive) is chunked",
                   pp, up, [V1 + t + b"\r\n" + b"0\r\n\r\n" + r6 + b"\r\n"],
                   ok_resp("r0") + ok_resp("r1"), t + F1 + b"\r\n0\r\n\r\n" + r6 + F1 + b"\r\n")
+
+    def test_upstream_close(self):
+        """An upstream sent a request that ends the connection, and that
+        answered it, is closed with a reset (no FIN exchange, no TIME_WAIT);
+        one kept alive when the client leaves gets a FIN."""
+        pp, up = self.pp, self.up
+        r = req("GET /c HTTP/1.1", "Host: a", "Connection: close")
+        c = self.case("Connection: close, answered: relayed whole", pp, up, [V1 + r + b"\r\n"],
+                      ok_resp("r0"), r + F1 + b"\r\n")
+        R.check("Connection: close, answered: the upstream is closed with a reset",
+                c is not None and c.end == "reset", "upstream saw %r" % (c and c.end))
+        r = req("GET /k HTTP/1.1", "Host: a")
+        c = self.case("keep-alive, the client leaves after the answer: relayed whole", pp, up,
+                      [V1 + r + b"\r\n"], ok_resp("r0"), r + F1 + b"\r\n", eof=False)
+        R.check("keep-alive, the client leaves: the upstream gets a FIN, not a reset",
+                c is not None and c.end == "eof", "upstream saw %r" % (c and c.end))
 
     def test_forms(self):
         """Request forms that must pass byte for byte; bodies in later reads;
@@ -1722,7 +1742,8 @@ backend be_ws
     # -- driver --------------------------------------------------------
     def run(self):
         steps = [self.test_cli, self.start_main, self.test_clients, self.test_untrusted,
-                 self.test_spoofed, self.test_chains, self.test_keepalive, self.test_forms,
+                 self.test_spoofed, self.test_chains, self.test_keepalive,
+                 self.test_upstream_close, self.test_forms,
                  self.test_random,
                  self.test_responses, self.test_upgrades, self.test_rejections,
                  self.test_bodies_and_upstream, self.test_defaults, self.test_sigterm,
