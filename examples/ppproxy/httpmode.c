@@ -922,13 +922,9 @@ static void http_timeout(struct conn *c, enum timer_kind kind)
     timer_remove(c);
     switch (kind) {
     case TIMER_REQUEST:
-        if (h->resp.q_len == 0 && h->resp.fresh) {
-            log_current(c, h, 408, "request_timeout");
-            queue_error(c, h, 408, "request_timeout");
-        } else {
-            conn_close(c, "request_timeout", NULL);
-            return;
-        }
+        /* A 408 when nothing is pending; else the responses already owed
+         * (one may be streaming) finish first, then the connection closes. */
+        refuse(c, h, 408, "request_timeout");
         break;
     case TIMER_CONNECT:
         give_up(c, h, 504, "connect_timeout");

@@ -548,6 +548,20 @@ static void run_ready(struct worker *w)
 
 static void bury_dead(struct worker *w)
 {
+    struct conn **at = &w->ready;
+
+    if (w->graveyard == NULL)
+        return;
+    /* A connection closed after it asked for a turn (a timer, say) is
+     * still on the ready list: take it off before its struct goes. */
+    while (*at != NULL) {
+        if ((*at)->dead) {
+            (*at)->in_ready = 0;
+            *at = (*at)->ready_next;
+        } else {
+            at = &(*at)->ready_next;
+        }
+    }
     while (w->graveyard != NULL) {
         struct conn *c = w->graveyard;
 

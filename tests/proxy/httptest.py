@@ -1366,6 +1366,12 @@ class Suite:
                   "whole", pt, up, [V1 + d + b"\r\n"],
                   b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef", d + F1 + b"\r\n",
                   timeout=5)
+        d2 = req("GET /drip HTTP/1.1", H)
+        self.case("--request-timeout on a pipelined head that never ends does not cut the "
+                  "response still owed: it finishes, then the connection closes, no 408",
+                  pt, up, [V1 + d2 + b"\r\nGET /next HTTP/1.1\r\nHo"],
+                  b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef", d2 + F1 + b"\r\n",
+                  timeout=5, took=(1.0, 2.5))
         st = req("GET /stall HTTP/1.1", H)
         self.case("upstream silent in the middle of a response for --response-timeout: "
                   "closed, no 504 spliced into the body", pt, up, [V1 + st + b"\r\n"],
