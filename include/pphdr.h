@@ -435,7 +435,9 @@ PP_API int pp_header_from_sockaddr(pp_header *hdr, const struct sockaddr *src,
 /* Fill *ss with the source (pp_get_src: the client) or destination
  * (pp_get_dst) address of a header that pp_has_addresses(); *sslen gets its
  * size (for UNIX, the whole struct sockaddr_un). PP_OK, or PP_ERR_ARG (a
- * NULL argument, or a header without addresses). */
+ * NULL argument, a header without addresses, or a UNIX path that does not
+ * fit this platform's sun_path: 108 bytes on Linux, 104 on macOS and the
+ * BSDs). */
 PP_API int pp_get_src(const pp_header *hdr, struct sockaddr_storage *ss,
                       socklen_t *sslen);
 PP_API int pp_get_dst(const pp_header *hdr, struct sockaddr_storage *ss,
