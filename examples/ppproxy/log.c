@@ -246,20 +246,37 @@ void log_flush(struct worker *w)
     w->log_len = 0;
 }
 
+/* Start a line in the worker's log buffer (flushed first when a whole
+ * line might not fit), with its time field. */
+static void line_begin(struct worker *w, struct line *l)
+{
+    if (LOG_BUF - w->log_len < LOG_LINE)
+        log_flush(w);
+    l->p = w->log + w->log_len;
+    l->len = 0;
+    l->cap = LOG_LINE - 2; /* room kept for the closing brace and newline */
+    l->json = cfg.log_json;
+    l->fields = 0;
+    line_time(l, w);
+}
+
+/* End the line (closing brace in JSON, newline) and keep it in the buffer. */
+static void line_end(struct worker *w, struct line *l)
+{
+    if (l->json) {
+        l->cap++;
+        line_putc(l, '}');
+    }
+    l->p[l->len++] = '\n';
+    w->log_len += l->len;
+}
+
 void log_conn(struct worker *w, const struct loginfo *li, const char *outcome,
               const char *detail)
 {
     struct line l;
 
-    if (LOG_BUF - w->log_len < LOG_LINE)
-        log_flush(w);
-    l.p = w->log + w->log_len;
-    l.len = 0;
-    l.cap = LOG_LINE - 2;
-    l.json = cfg.log_json;
-    l.fields = 0;
-
-    line_time(&l, w);
+    line_begin(w, &l);
     line_word(&l, "client", li->client[0] ? li->client : "-");
     if (li->dst[0])
         line_word(&l, "dst", li->dst);
@@ -281,12 +298,7 @@ void log_conn(struct worker *w, const struct loginfo *li, const char *outcome,
         line_key(&l, "detail");
         line_escaped(&l, detail, strlen(detail));
     }
-    if (l.json) {
-        l.cap++;
-        line_putc(&l, '}');
-    }
-    l.p[l.len++] = '\n';
-    w->log_len += l.len;
+    line_end(w, &l);
 }
 
 /* A connection turned away before it got a struct conn. */
@@ -306,15 +318,7 @@ void log_request(struct worker *w, const struct reqlog *r)
 {
     struct line l;
 
-    if (LOG_BUF - w->log_len < LOG_LINE)
-        log_flush(w);
-    l.p = w->log + w->log_len;
-    l.len = 0;
-    l.cap = LOG_LINE - 2;
-    l.json = cfg.log_json;
-    l.fields = 0;
-
-    line_time(&l, w);
+    line_begin(w, &l);
     line_word(&l, "client", r->client[0] ? r->client : "-");
     line_word(&l, "peer", r->peer);
     line_key(&l, "method");
@@ -328,10 +332,5 @@ void log_request(struct worker *w, const struct reqlog *r)
     line_num(&l, "resp_body_bytes", r->resp_body_bytes);
     line_num(&l, "duration_ms", (uint64_t)(now_ms() - r->started));
     line_word(&l, "outcome", r->outcome);
-    if (l.json) {
-        l.cap++;
-        line_putc(&l, '}');
-    }
-    l.p[l.len++] = '\n';
-    w->log_len += l.len;
+    line_end(w, &l);
 }
